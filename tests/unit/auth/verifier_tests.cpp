@@ -1,0 +1,147 @@
+#include "auth/verifier.hpp"
+#include "tests/unit/auth/cheap_hash.hpp"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+using weir::auth::user_db;
+using weir::auth::verifier;
+using weir::auth::test::cheap_hash;
+using weir::auth::test::cheap_line;
+
+namespace {
+
+// "u3", "p3": built by append, since `"u" + std::to_string(i)` trips GCC 12's -Wrestrict at -O3.
+std::string nth(std::string_view prefix, int i) {
+    std::string s(prefix);
+    s += std::to_string(i);
+    return s;
+}
+
+std::shared_ptr<const user_db> db_of(const std::string& text) {
+    return std::make_shared<const user_db>(user_db::parse(text, "test"));
+}
+
+// Users u0..u{n-1} with passwords p0..p{n-1}.
+std::shared_ptr<const user_db> numbered_users(int n) {
+    std::string text;
+    for (int i = 0; i < n; ++i) {
+        text += cheap_line(nth("u", i), nth("p", i));
+    }
+    return db_of(text);
+}
+
+verifier::options with(std::chrono::steady_clock::duration ttl, std::size_t capacity) {
+    verifier::options opts;
+    opts.cache_ttl = ttl;
+    opts.cache_capacity = capacity;
+    return opts;
+}
+
+} // namespace
+
+TEST_CASE("verify accepts the right password only and caches successes", "[verifier]") {
+    const std::string long_password(255, 'L');
+    const auto db = db_of(cheap_line("alice", "alice-pw") + cheap_line("bob", "bob-pw") +
+                          "a:" + cheap_hash("bc", crypto_pwhash_ALG_ARGON2I13) + "\n" +
+                          cheap_line("long", long_password));
+    verifier v(db, {});
+
+    CHECK_FALSE(v.cached("alice", "alice-pw"));
+    CHECK_FALSE(v.verify("alice", "wrong"));
+    CHECK_FALSE(v.verify("alice", "alice-pw "));
+    CHECK_FALSE(v.verify("bob", "alice-pw"));
+    CHECK_FALSE(v.verify("mallory", "alice-pw"));
+    CHECK(v.cache_size() == 0);
+
+    CHECK(v.verify("alice", "alice-pw"));
+    CHECK(v.cache_size() == 1);
+    CHECK(v.cached("alice", "alice-pw"));
+    CHECK_FALSE(v.cached("alice", "wrong"));
+    CHECK_FALSE(v.cached("bob", "alice-pw"));
+    CHECK_FALSE(v.cached("bob", "bob-pw"));
+
+    CHECK(v.verify("a", "bc")); // an $argon2i$ hash
+    CHECK(v.cached("a", "bc"));
+    CHECK_FALSE(v.cached("ab", "c")); // the length prefix keeps the pairs apart
+
+    CHECK(v.verify("long", long_password));
+    CHECK(v.cached("long", long_password));
+    CHECK(v.verify("alice", "alice-pw")); // refreshes, does not duplicate
+    CHECK(v.cache_size() == 3);
+}
+
+TEST_CASE("verify rejects empty and over-long fields", "[verifier]") {
+    const auto db = db_of(cheap_line("alice", "alice-pw"));
+    verifier v(db, {});
+    CHECK_FALSE(v.verify("alice", ""));
+    CHECK_FALSE(v.verify("alice", std::string(256, 'x')));
+    CHECK_FALSE(v.verify("", "alice-pw"));
+    CHECK_FALSE(v.verify(std::string(256, 'a'), "alice-pw"));
+    CHECK_FALSE(v.cached("alice", ""));
+    CHECK_FALSE(v.cached(std::string(256, 'a'), "alice-pw"));
+    CHECK(v.cache_size() == 0);
+}
+
+TEST_CASE("cache entries expire", "[verifier]") {
+    const auto ttl = GENERATE(std::chrono::steady_clock::duration::zero(),
+                              std::chrono::steady_clock::duration(std::chrono::seconds(-1)));
+    CAPTURE(ttl.count());
+    verifier v(numbered_users(3), with(ttl, 2));
+    CHECK(v.verify("u0", "p0"));
+    CHECK(v.cache_size() == 1);
+    CHECK_FALSE(v.cached("u0", "p0"));
+    CHECK(v.cache_size() == 0); // the lookup erased the expired entry
+
+    // A full cache of expired entries is swept before a new one goes in.
+    CHECK(v.verify("u0", "p0"));
+    CHECK(v.verify("u1", "p1"));
+    CHECK(v.cache_size() == 2);
+    CHECK(v.verify("u2", "p2"));
+    CHECK(v.cache_size() == 1);
+}
+
+TEST_CASE("the cache never grows past its capacity and drops the oldest", "[verifier]") {
+    constexpr int users = 7;
+    verifier v(numbered_users(users), with(std::chrono::minutes(5), 3));
+    for (int i = 0; i < users; ++i) {
+        CHECK(v.verify(nth("u", i), nth("p", i)));
+        CHECK(v.cache_size() == std::min<std::size_t>(static_cast<std::size_t>(i) + 1, 3));
+    }
+    for (int i = 0; i < users; ++i) {
+        CAPTURE(i);
+        CHECK(v.cached(nth("u", i), nth("p", i)) == (i >= users - 3));
+    }
+}
+
+TEST_CASE("a zero capacity disables the cache", "[verifier]") {
+    verifier v(numbered_users(1), with(std::chrono::minutes(5), 0));
+    CHECK(v.verify("u0", "p0"));
+    CHECK(v.cache_size() == 0);
+    CHECK_FALSE(v.cached("u0", "p0"));
+}
+
+TEST_CASE("verify and cached may run on several threads", "[verifier]") {
+    constexpr int users = 4;
+    verifier v(numbered_users(users), with(std::chrono::minutes(5), 2));
+    std::vector<int> failures(users, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < users; ++t) {
+        threads.emplace_back([&v, &failures, t] {
+            const auto name = nth("u", t);
+            const auto password = nth("p", t);
+            for (int round = 0; round < 20; ++round) {
+                if (!v.verify(name, password)) ++failures[static_cast<std::size_t>(t)];
+                if (v.verify(name, "wrong")) ++failures[static_cast<std::size_t>(t)];
+                if (v.cached(name, "wrong")) ++failures[static_cast<std::size_t>(t)];
+                if (v.cache_size() > 2) ++failures[static_cast<std::size_t>(t)];
+            }
+        });
+    }
+    for (auto& thread : threads)
+        thread.join();
+    CHECK(failures == std::vector<int>(users, 0));
+}
