@@ -1,0 +1,106 @@
+// weir: wiring. Options -> config, users, server, signals.
+#include "auth/user_db.hpp"
+#include "auth/verifier.hpp"
+#include "cli/options.hpp"
+#include "cli/passwd.hpp"
+#include "socks/server/log.hpp"
+#include "socks/server/server.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <sys/resource.h>
+
+#include <asio/signal_set.hpp>
+#include <sodium.h>
+
+namespace {
+
+using namespace weir;
+
+// Each session holds 2 sockets (and the splice relay 4 pipe ends): use every
+// descriptor the hard limit allows.
+void raise_nofile_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == lim.rlim_max) return;
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        log::warn("could not raise the open-file limit to {}", lim.rlim_max);
+}
+
+bool needs_password(const server::config& cfg) {
+    return std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
+                       [](const auto& l) { return l.auth == server::auth_mode::password; });
+}
+
+// With no users file, a password listener gets one random credential, printed
+// once here and never logged.
+std::shared_ptr<const auth::user_db> generated_users() {
+    unsigned char raw[18];
+    randombytes_buf(raw, sizeof raw);
+    char password[sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    sodium_bin2base64(password, sizeof password, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    auto db = std::make_shared<const auth::user_db>(auth::user_db::single("weir", password));
+    std::fprintf(stderr,
+                 "weir: no --users file; generated credential for the password listeners "
+                 "(shown once): user=weir password=%s\n",
+                 password);
+    sodium_memzero(password, sizeof password);
+    sodium_memzero(raw, sizeof raw);
+    return db;
+}
+
+int serve(cli::options& opts) {
+    for (const auto& l : opts.config.listeners)
+        server::check_not_open_proxy(l);
+    std::shared_ptr<auth::verifier> verifier;
+    if (opts.users_file || needs_password(opts.config)) {
+        auto users =
+            opts.users_file
+                ? std::make_shared<const auth::user_db>(auth::user_db::load(*opts.users_file))
+                : generated_users();
+        verifier = std::make_shared<auth::verifier>(std::move(users), auth::verifier::options{});
+    }
+    raise_nofile_limit();
+    server::server srv(opts.config, verifier);
+    srv.bind();
+    asio::signal_set signals(srv.main_context(), SIGINT, SIGTERM);
+    signals.async_wait([&srv](std::error_code ec, int signo) {
+        if (ec) return;
+        log::info("signal {}: stopping", signo);
+        srv.stop();
+    });
+    srv.run();
+    log::info("stopped");
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    cli::options opts;
+    if (auto status = cli::parse(argc, argv, opts)) return *status;
+    if (sodium_init() < 0) {
+        std::fprintf(stderr, "weir: error: libsodium failed to initialize\n");
+        return 1;
+    }
+    if (opts.passwd_name) return cli::run_passwd(*opts.passwd_name);
+    log::set_level(opts.log_level);
+    // A peer that closes while we splice or write must give EPIPE, not kill us.
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        return serve(opts);
+    } catch (const server::startup_error& e) {
+        std::fprintf(stderr, "weir: error: %s\n", e.what());
+    } catch (const server::listen_url_error& e) {
+        std::fprintf(stderr, "weir: error: %s\n", e.what());
+    } catch (const auth::users_file_error& e) {
+        std::fprintf(stderr, "weir: error: %s\n", e.what());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "weir: error: %s\n", e.what());
+        return 1;
+    }
+    return 2;
+}

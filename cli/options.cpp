@@ -1,0 +1,104 @@
+#include "cli/options.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+namespace weir::cli {
+namespace {
+
+std::chrono::steady_clock::duration seconds(double s) {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(s));
+}
+
+log::level parse_level(const std::string& s) {
+    if (s == "debug") return log::level::debug;
+    if (s == "warn") return log::level::warn;
+    if (s == "error") return log::level::error;
+    return log::level::info;
+}
+
+} // namespace
+
+std::optional<int> parse(int argc, char** argv, options& out) {
+    CLI::App app{"weir: a SOCKS4, SOCKS4a and SOCKS5 proxy server", "weir"};
+    app.set_config("--config", "", "Read options from this TOML/INI file (keys as long options)");
+    app.set_version_flag("--version", "weir 0.1.0");
+
+    std::vector<std::string> listen;
+    std::string relay = "splice";
+    std::string level = "info";
+    double handshake = 10, connect = 10, idle = 3600;
+    std::size_t threads = 0;
+
+    app.add_option("--listen", listen,
+                   "Listener URL SCHEME://HOST:PORT[?auth=none|password], SCHEME socks4, socks5 "
+                   "or socks; repeat for more. Replaces the defaults socks://127.0.0.1:1080, "
+                   "socks5://0.0.0.0:1088, socks5://[::]:1088")
+        ->envname("WEIR_LISTEN")
+        ->delimiter(',');
+    app.add_option("--users", out.users_file,
+                   "Users file, lines of name:$argon2id$... (make them with `weir passwd NAME`)")
+        ->envname("WEIR_USERS");
+    app.add_option("--threads", threads, "I/O threads (0: one per core)")
+        ->envname("WEIR_THREADS")
+        ->check(CLI::Range(0, 1024));
+    app.add_option("--relay", relay, "How to move bytes: splice (Linux zero-copy) or copy")
+        ->envname("WEIR_RELAY")
+        ->check(CLI::IsMember({"splice", "copy"}))
+        ->capture_default_str();
+    app.add_option("--handshake-timeout", handshake,
+                   "Seconds a client has to finish greeting, auth and request")
+        ->envname("WEIR_HANDSHAKE_TIMEOUT")
+        ->check(CLI::Range(0.001, 86400.0))
+        ->capture_default_str();
+    app.add_option("--connect-timeout", connect, "Seconds to resolve and connect to a target")
+        ->envname("WEIR_CONNECT_TIMEOUT")
+        ->check(CLI::Range(0.001, 86400.0))
+        ->capture_default_str();
+    app.add_option("--idle-timeout", idle,
+                   "Seconds a relayed connection may stay silent both ways (0: never)")
+        ->envname("WEIR_IDLE_TIMEOUT")
+        ->check(CLI::Range(0.0, 31536000.0))
+        ->capture_default_str();
+    app.add_option("--log-level", level, "debug, info, warn or error")
+        ->envname("WEIR_LOG_LEVEL")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+        ->capture_default_str();
+
+    std::string name;
+    auto* passwd = app.add_subcommand(
+        "passwd", "Read a password from stdin (or a prompt) and print a users-file line for NAME");
+    passwd->add_option("NAME", name, "User name")->required();
+
+    try {
+        app.parse(argc, argv);
+        if (!listen.empty()) {
+            out.config.listeners.clear();
+            for (const auto& url : listen)
+                out.config.listeners.push_back(server::parse_listen_url(url));
+        }
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);
+        std::fprintf(stderr, "weir: error: %s (see weir --help)\n", e.what());
+        return 2;
+    } catch (const server::listen_url_error& e) {
+        std::fprintf(stderr, "weir: error: %s\n", e.what());
+        return 2;
+    }
+    if (passwd->parsed()) out.passwd_name = name;
+    out.config.threads = threads;
+    out.config.relay.kind = relay == "copy" ? relay::relay_kind::copy : relay::relay_kind::splice;
+    out.config.handshake_timeout = seconds(handshake);
+    out.config.connect_timeout = seconds(connect);
+    out.config.relay.idle_timeout = seconds(idle);
+    out.log_level = parse_level(level);
+    return std::nullopt;
+}
+
+} // namespace weir::cli

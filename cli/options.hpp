@@ -1,0 +1,24 @@
+#pragma once
+
+#include "socks/server/config.hpp"
+#include "socks/server/log.hpp"
+
+#include <optional>
+#include <string>
+
+namespace weir::cli {
+
+/// The command line, config file and environment, merged.
+struct options {
+    server::config config;
+    std::optional<std::string> users_file;
+    log::level log_level = log::level::info;
+    std::optional<std::string> passwd_name; ///< set for `weir passwd NAME`
+};
+
+/// Parses argv (and the --config file and WEIR_* variables). Returns an exit
+/// status when the program should end now (help shown: 0; bad options: 2,
+/// after printing one `weir: error:` line), nothing when it should go on.
+std::optional<int> parse(int argc, char** argv, options& out);
+
+} // namespace weir::cli

@@ -1,0 +1,24 @@
+#pragma once
+
+#include "socks/proto/address.hpp"
+#include "socks/server/offload_pool.hpp"
+
+#include <chrono>
+#include <system_error>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+namespace weir::server {
+
+/// Resolves (domains, on the resolver pool) and connects `out` to `target`,
+/// trying every resolved address, IPv6 and IPv4, in order, until one
+/// answers. The whole step is bounded by `timeout`. On failure `out` is
+/// closed and the error of the last attempt is returned (errc::connect_timeout
+/// when time ran out, errc::host_not_found when the name did not resolve).
+asio::awaitable<std::error_code> connect_target(asio::ip::tcp::socket& out,
+                                                const proto::address& target,
+                                                offload_pool& resolver,
+                                                std::chrono::steady_clock::duration timeout);
+
+} // namespace weir::server

@@ -1,0 +1,138 @@
+#include "socks/server/listen_url.hpp"
+
+#include <charconv>
+#include <system_error>
+
+#include <asio/ip/address.hpp>
+#include <fmt/core.h>
+
+namespace weir::server {
+namespace {
+
+scheme parse_scheme(std::string_view s) {
+    if (s == "socks4") return scheme::socks4;
+    if (s == "socks5") return scheme::socks5;
+    if (s == "socks") return scheme::socks;
+    throw listen_url_error(
+        fmt::format("unknown scheme '{}' (expected socks4, socks5 or socks)", s));
+}
+
+std::uint16_t parse_port(std::string_view s) {
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || value > 65535)
+        throw listen_url_error(fmt::format("bad port '{}' (expected 0 to 65535)", s));
+    return static_cast<std::uint16_t>(value);
+}
+
+// Splits "HOST:PORT" or "[V6]:PORT" into host (brackets removed) and port text.
+std::pair<std::string, std::string_view> split_host_port(std::string_view hp) {
+    if (hp.starts_with('[')) {
+        const auto close = hp.find(']');
+        if (close == std::string_view::npos || close + 1 >= hp.size() || hp[close + 1] != ':')
+            throw listen_url_error("expected [IPv6]:PORT");
+        const std::string host(hp.substr(1, close - 1));
+        std::error_code ec;
+        const auto addr = asio::ip::make_address(host, ec);
+        if (ec || !addr.is_v6()) throw listen_url_error(fmt::format("bad IPv6 address '{}'", host));
+        return {host, hp.substr(close + 2)};
+    }
+    const auto colon = hp.rfind(':');
+    if (colon == std::string_view::npos) throw listen_url_error("expected HOST:PORT");
+    std::string host(hp.substr(0, colon));
+    if (host == "localhost") host = "127.0.0.1";
+    std::error_code ec;
+    const auto addr = asio::ip::make_address(host, ec);
+    if (ec || !addr.is_v4())
+        throw listen_url_error(fmt::format(
+            "bad host '{}' (expected an IPv4 address, [IPv6] in brackets, or localhost)", host));
+    return {host, hp.substr(colon + 1)};
+}
+
+auth_mode parse_query(std::string_view query, scheme sch) {
+    auth_mode auth = sch == scheme::socks5 ? auth_mode::password : auth_mode::none;
+    if (query.empty()) return auth;
+    if (query == "auth=none") return auth_mode::none;
+    if (query == "auth=password") return auth_mode::password;
+    throw listen_url_error(
+        fmt::format("unknown query '{}' (expected auth=none or auth=password)", query));
+}
+
+} // namespace
+
+listen_spec parse_listen_url(std::string_view url) {
+    try {
+        const auto sep = url.find("://");
+        if (sep == std::string_view::npos) throw listen_url_error("expected SCHEME://HOST:PORT");
+        listen_spec spec;
+        spec.scheme = parse_scheme(url.substr(0, sep));
+        auto rest = url.substr(sep + 3);
+        std::string_view query;
+        if (const auto q = rest.find('?'); q != std::string_view::npos) {
+            query = rest.substr(q + 1);
+            rest = rest.substr(0, q);
+        }
+        auto [host, port] = split_host_port(rest);
+        spec.host = std::move(host);
+        spec.port = parse_port(port);
+        spec.auth = parse_query(query, spec.scheme);
+        if (spec.auth == auth_mode::password && spec.scheme != scheme::socks5)
+            throw listen_url_error(
+                "auth=password needs scheme socks5: SOCKS4 cannot carry a password, so a "
+                "socks or socks4 listener would let clients walk around it");
+        return spec;
+    } catch (const listen_url_error& e) {
+        throw listen_url_error(fmt::format("--listen '{}': {}", url, e.what()));
+    }
+}
+
+std::string to_url(const listen_spec& spec) {
+    const bool v6 = spec.host.find(':') != std::string::npos;
+    return fmt::format("{}://{}{}{}:{}", to_string(spec.scheme), v6 ? "[" : "", spec.host,
+                       v6 ? "]" : "", spec.port);
+}
+
+std::string_view to_string(scheme s) noexcept {
+    switch (s) {
+    case scheme::socks4:
+        return "socks4";
+    case scheme::socks5:
+        return "socks5";
+    case scheme::socks:
+        return "socks";
+    }
+    return "?";
+}
+
+std::string_view to_string(auth_mode a) noexcept {
+    return a == auth_mode::password ? "password" : "none";
+}
+
+std::vector<listen_spec> default_listeners() {
+    return {
+        {scheme::socks, "127.0.0.1", 1080, auth_mode::none},
+        {scheme::socks5, "0.0.0.0", 1088, auth_mode::password},
+        {scheme::socks5, "::", 1088, auth_mode::password},
+    };
+}
+
+} // namespace weir::server
+
+namespace weir::server {
+
+bool is_loopback(const listen_spec& spec) {
+    std::error_code ec;
+    const auto addr = asio::ip::make_address(spec.host, ec);
+    return !ec && addr.is_loopback();
+}
+
+void check_not_open_proxy(const listen_spec& spec) {
+    if (spec.auth == auth_mode::password || is_loopback(spec)) return;
+    throw listen_url_error(fmt::format(
+        "--listen {}: clients on any network could use this listener without a password "
+        "(an open proxy); use socks5://{}:{} (password required) or a loopback address",
+        to_url(spec), spec.host.find(':') != std::string::npos ? "[" + spec.host + "]" : spec.host,
+        spec.port));
+}
+
+} // namespace weir::server

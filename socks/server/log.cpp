@@ -1,0 +1,76 @@
+#include "socks/server/log.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace weir::log {
+namespace {
+
+std::atomic<level> min_level{level::info};
+
+constexpr std::string_view name_of(level l) noexcept {
+    switch (l) {
+    case level::debug:
+        return "debug";
+    case level::info:
+        return "info";
+    case level::warn:
+        return "warn";
+    case level::error:
+        return "error";
+    }
+    return "?";
+}
+
+} // namespace
+
+void set_level(level l) noexcept {
+    min_level.store(l, std::memory_order_relaxed);
+}
+
+bool enabled(level l) noexcept {
+    return l >= min_level.load(std::memory_order_relaxed);
+}
+
+void write(level l, std::string_view message) {
+    using namespace std::chrono;
+    const auto now = system_clock::now();
+    const auto secs = system_clock::to_time_t(now);
+    const auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    fmt::memory_buffer line;
+    char stamp[32];
+    const auto n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    fmt::format_to(std::back_inserter(line), "{}.{:03}Z {} {}\n", std::string_view(stamp, n),
+                   millis, name_of(l), message);
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+        const auto w = ::write(STDERR_FILENO, p, left);
+        if (w <= 0) return; // nowhere to report a failing stderr
+        p += w;
+        left -= static_cast<std::size_t>(w);
+    }
+}
+
+} // namespace weir::log
+
+namespace weir::log {
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto b = static_cast<unsigned char>(c);
+        if (b > 0x20 && b < 0x7f && b != '\\')
+            out.push_back(c);
+        else
+            fmt::format_to(std::back_inserter(out), "\\x{:02x}", b);
+    }
+    return out;
+}
+} // namespace weir::log

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/core.h>
+
+namespace weir::log {
+
+enum class level { debug, info, warn, error };
+
+/// Lines below this level are dropped (default: info).
+void set_level(level l) noexcept;
+bool enabled(level l) noexcept;
+
+/// Writes one line "2026-11-28T04:49:40.123Z info <message>" to stderr with a
+/// single write(2), so lines from different threads never interleave.
+void write(level l, std::string_view message);
+
+template <typename... Args>
+void debug(fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(level::debug)) write(level::debug, fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args>
+void info(fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(level::info)) write(level::info, fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args>
+void warn(fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(level::warn)) write(level::warn, fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args>
+void error(fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(level::error)) write(level::error, fmt::format(f, std::forward<Args>(args)...));
+}
+
+} // namespace weir::log
+
+namespace weir::log {
+/// Makes untrusted text safe for one log line: bytes outside printable ASCII,
+/// spaces and backslashes become \xNN.
+std::string printable(std::string_view text);
+} // namespace weir::log

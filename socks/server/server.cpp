@@ -1,0 +1,140 @@
+#include "socks/server/server.hpp"
+
+#include "socks/server/log.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+namespace weir::server {
+namespace {
+
+using asio::ip::tcp;
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+proto::server_handshake::options handshake_options(const listen_spec& spec) {
+    proto::server_handshake::options o;
+    o.socks4 = spec.scheme != scheme::socks5;
+    o.socks5 = spec.scheme != scheme::socks4;
+    o.require_password = spec.auth == auth_mode::password;
+    return o;
+}
+
+std::size_t thread_count(std::size_t configured) {
+    if (configured > 0) return configured;
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Completion of a spawned coroutine: an exception there is a broken invariant, never a
+// network error (those are values); log it rather than lose it.
+void log_exception(std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        log::error("coroutine ended by an exception: {}", x.what());
+    } catch (...) {
+        log::error("coroutine ended by an unknown exception");
+    }
+}
+
+} // namespace
+
+server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
+    : cfg_(std::move(cfg))
+    , verifier_(std::move(verifier))
+    , resolver_pool_("weir-resolve", cfg_.resolver_threads, cfg_.resolver_queue)
+    , auth_pool_("weir-auth", cfg_.auth_threads, cfg_.auth_queue)
+    , ctx_{cfg_, resolver_pool_, auth_pool_, verifier_.get()} {
+    const auto n = thread_count(cfg_.threads);
+    for (std::size_t i = 0; i < n; ++i) {
+        contexts_.push_back(std::make_unique<asio::io_context>(1));
+        guards_.push_back(asio::make_work_guard(*contexts_.back()));
+    }
+}
+
+server::~server() {
+    stop();
+    // Workers post results to the contexts: join them before the contexts go.
+    resolver_pool_.stop();
+    auth_pool_.stop();
+    listeners_.clear();
+    contexts_.clear();
+}
+
+void server::bind() {
+    for (std::size_t i = 0; i < cfg_.listeners.size(); ++i) {
+        const auto& spec = cfg_.listeners[i];
+        auto& io = *contexts_[i % contexts_.size()];
+        const tcp::endpoint ep(asio::ip::make_address(spec.host), spec.port);
+        tcp::acceptor acceptor(io);
+        std::error_code ec;
+        acceptor.open(ep.protocol(), ec);
+        if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec && ep.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+        if (!ec) acceptor.bind(ep, ec);
+        if (!ec) acceptor.listen(cfg_.listen_backlog, ec);
+        if (ec)
+            throw startup_error(fmt::format("cannot listen on {}: {}", to_url(spec), ec.message()));
+        auto bound = spec;
+        bound.port = acceptor.local_endpoint().port();
+        listeners_.push_back(std::make_unique<listener>(
+            listener{{bound, to_url(bound), handshake_options(bound)}, std::move(acceptor)}));
+    }
+    for (auto& l : listeners_) {
+        log::info("listening on {} (auth={})", l->info.url, to_string(l->info.spec.auth));
+        asio::co_spawn(l->acceptor.get_executor(), accept_loop(*l), log_exception);
+    }
+}
+
+asio::io_context& server::next_context() {
+    return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+}
+
+asio::awaitable<void> server::accept_loop(listener& l) {
+    asio::steady_timer backoff(l.acceptor.get_executor());
+    for (;;) {
+        auto [ec, socket] = co_await l.acceptor.async_accept(next_context(), use_tuple);
+        if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) co_return;
+        if (ec) {
+            // Out of descriptors or memory: say so, and give sessions a moment to finish.
+            log::warn("accept on {} failed: {}", l.info.url, ec.message());
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(use_tuple);
+            continue;
+        }
+        auto ex = socket.get_executor();
+        asio::co_spawn(ex, run_session(std::move(socket), l.info, ctx_), log_exception);
+    }
+}
+
+void server::run() {
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < contexts_.size(); ++i)
+        threads.emplace_back([this, i] { contexts_[i]->run(); });
+    contexts_.front()->run();
+    for (auto& t : threads)
+        t.join();
+}
+
+void server::stop() {
+    if (stopped_.exchange(true)) return;
+    for (auto& g : guards_)
+        g.reset();
+    for (auto& c : contexts_)
+        c->stop();
+}
+
+std::vector<std::string> server::urls() const {
+    std::vector<std::string> out;
+    for (const auto& l : listeners_)
+        out.push_back(l->info.url);
+    return out;
+}
+
+} // namespace weir::server

@@ -1,0 +1,68 @@
+#pragma once
+
+#include "auth/verifier.hpp"
+#include "socks/server/config.hpp"
+#include "socks/server/offload_pool.hpp"
+#include "socks/server/session.hpp"
+
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+namespace weir::server {
+
+/// A start-up failure (bad address, port in use); what() is one line for the user.
+struct startup_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// The listeners, the I/O threads (one io_context each) and the pools.
+/// Each accepted connection is handed to the next I/O thread in turn and
+/// lives there for its whole life.
+class server {
+public:
+    /// `verifier` may be null when no listener asks for a password.
+    server(config cfg, std::shared_ptr<auth::verifier> verifier);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Binds every listener (all or none) and logs "listening on URL" for each.
+    void bind();
+    /// Runs the I/O threads (the caller's thread is one of them) until stop().
+    void run();
+    /// Stops accepting and ends all sessions; safe from any thread.
+    void stop();
+
+    /// The first I/O context, for signal handling and the like.
+    asio::io_context& main_context() { return *contexts_.front(); }
+    /// The bound listeners' URLs with their real ports.
+    std::vector<std::string> urls() const;
+
+private:
+    struct listener {
+        listener_info info;
+        asio::ip::tcp::acceptor acceptor;
+    };
+    asio::awaitable<void> accept_loop(listener& l);
+    asio::io_context& next_context();
+
+    config cfg_;
+    std::shared_ptr<auth::verifier> verifier_;
+    offload_pool resolver_pool_;
+    offload_pool auth_pool_;
+    server_context ctx_;
+    std::vector<std::unique_ptr<asio::io_context>> contexts_;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+    std::vector<std::unique_ptr<listener>> listeners_;
+    std::atomic<std::size_t> next_{0};
+    std::atomic<bool> stopped_{false};
+};
+
+} // namespace weir::server

@@ -1,0 +1,193 @@
+#include "socks/server/session.hpp"
+
+#include "socks/server/connector.hpp"
+#include "socks/server/log.hpp"
+
+#include <array>
+#include <chrono>
+#include <optional>
+#include <variant>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+namespace weir::server {
+namespace {
+
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+/// Everything the session's one log line says.
+struct session_record {
+    std::string client;
+    std::string proto = "-";
+    std::string user = "-";
+    std::string target = "-";
+    std::string result = "succeeded";
+    std::string end;
+    std::uint64_t up = 0;
+    std::uint64_t down = 0;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+
+void log_session(const session_record& r, const listener_info& l) {
+    using namespace std::chrono;
+    const auto ms = duration_cast<milliseconds>(steady_clock::now() - r.start).count();
+    log::info(
+        "session client={} listener={} proto={} user={} target={} result={}{}{} up={} down={} "
+        "duration={}.{:03}s",
+        r.client, l.url, r.proto, r.user, r.target, r.result, r.end.empty() ? "" : " end=", r.end,
+        r.up, r.down, ms / 1000, ms % 1000);
+}
+
+std::string endpoint_string(const tcp::endpoint& ep) {
+    const auto a = ep.address();
+    return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), ep.port())
+                     : fmt::format("{}:{}", a.to_string(), ep.port());
+}
+
+proto::address to_proto_address(const tcp::endpoint& ep) {
+    proto::address a;
+    a.port = ep.port();
+    if (ep.address().is_v6())
+        a.host = ep.address().to_v6().to_bytes();
+    else
+        a.host = ep.address().to_v4().to_bytes();
+    return a;
+}
+
+asio::awaitable<bool> check_password(server_context& ctx, const std::string& user,
+                                     const std::string& password) {
+    if (ctx.verifier == nullptr) co_return false;
+    if (ctx.verifier->cached(user, password)) co_return true;
+    // A named job: GCC 12 mis-copies lambda temporaries inside co_await expressions.
+    auto job = [v = ctx.verifier, user, password] { return v->verify(user, password); };
+    auto [ec, ok] = co_await ctx.auth_pool.async_run<bool>(std::move(job), use_tuple);
+    co_return !ec && ok;
+}
+
+asio::awaitable<bool> send(tcp::socket& s, const std::vector<std::uint8_t>& bytes) {
+    if (bytes.empty()) co_return true;
+    auto [ec, n] = co_await asio::async_write(s, asio::buffer(bytes), use_tuple);
+    co_return !ec;
+}
+
+// Runs the codec until it yields a request (or the client fails or leaves).
+asio::awaitable<std::optional<proto::request_event>> negotiate(tcp::socket& client,
+                                                               proto::server_handshake& hs,
+                                                               server_context& ctx,
+                                                               session_record& rec) {
+    std::array<std::uint8_t, 1024> buf;
+    for (;;) {
+        auto ev = hs.next_event();
+        if (!co_await send(client, hs.take_output())) {
+            rec.result = "client-write-failed";
+            co_return std::nullopt;
+        }
+        if (std::holds_alternative<proto::need_data>(ev)) {
+            auto [ec, n] = co_await client.async_read_some(asio::buffer(buf), use_tuple);
+            if (ec) {
+                rec.result = ec == asio::error::eof ? "client-closed" : "client-read-failed";
+                co_return std::nullopt;
+            }
+            hs.receive(std::span(buf.data(), n));
+        } else if (auto* cred = std::get_if<proto::credentials_event>(&ev)) {
+            rec.user = log::printable(cred->username);
+            hs.auth_result(co_await check_password(ctx, cred->username, cred->password));
+        } else if (auto* req = std::get_if<proto::request_event>(&ev)) {
+            co_return std::move(*req);
+        } else {
+            const auto& err = std::get<proto::error_event>(ev);
+            rec.result = fmt::format("refused:{}", err.error.message());
+            co_await send(client, err.reply);
+            co_return std::nullopt;
+        }
+    }
+}
+
+std::string protocol_name(const proto::request_event& req) {
+    if (req.ver == proto::version::socks5) return "socks5";
+    return req.destination.is_domain() ? "socks4a" : "socks4";
+}
+
+// Connects, replies, forwards pipelined bytes; returns the target socket if relaying should start.
+asio::awaitable<std::optional<tcp::socket>> reach_target(tcp::socket& client,
+                                                         proto::server_handshake& hs,
+                                                         const proto::request_event& req,
+                                                         server_context& ctx, session_record& rec) {
+    tcp::socket target(client.get_executor());
+    std::error_code ec = proto::errc::command_not_supported;
+    if (req.cmd == proto::command::connect)
+        ec =
+            co_await connect_target(target, req.destination, ctx.resolver, ctx.cfg.connect_timeout);
+    proto::address bound{proto::ipv4_bytes{}, 0};
+    if (!ec) {
+        std::error_code local_ec;
+        const auto local = target.local_endpoint(local_ec);
+        if (!local_ec) bound = to_proto_address(local);
+    }
+    const auto code = ec ? proto::to_reply_code(ec) : proto::reply_code::succeeded;
+    if (!co_await send(client, hs.reply(code, bound))) {
+        rec.result = "client-write-failed";
+        co_return std::nullopt;
+    }
+    if (ec) {
+        rec.result = fmt::format("connect-failed:{}", ec.message());
+        co_return std::nullopt;
+    }
+    const auto early = hs.take_remaining();
+    if (!co_await send(target, early)) {
+        rec.result = "target-write-failed";
+        co_return std::nullopt;
+    }
+    rec.up += early.size();
+    co_return std::move(target);
+}
+
+} // namespace
+
+asio::awaitable<void> run_session(tcp::socket client, const listener_info& listener,
+                                  server_context& ctx) {
+    session_record rec;
+    std::error_code ec;
+    rec.client = endpoint_string(client.remote_endpoint(ec));
+    client.set_option(tcp::no_delay(true), ec);
+
+    // Handshake, connect and reply, each bounded by its own timeout.
+    proto::server_handshake hs(listener.handshake);
+    asio::steady_timer timer(client.get_executor(), ctx.cfg.handshake_timeout);
+    auto negotiated = co_await (negotiate(client, hs, ctx, rec) || timer.async_wait(use_tuple));
+    if (negotiated.index() == 1) rec.result = "handshake-timeout";
+    auto request = negotiated.index() == 0 ? std::move(std::get<0>(negotiated)) : std::nullopt;
+    if (!request) {
+        log_session(rec, listener);
+        co_return;
+    }
+    rec.proto = protocol_name(*request);
+    rec.target = log::printable(proto::to_string(request->destination));
+
+    // connect_target bounds itself by the connect timeout; the replies are bounded here.
+    timer.expires_after(ctx.cfg.connect_timeout + ctx.cfg.handshake_timeout);
+    auto reached =
+        co_await (reach_target(client, hs, *request, ctx, rec) || timer.async_wait(use_tuple));
+    if (reached.index() == 1) rec.result = "reply-timeout";
+    if (reached.index() == 1 || !std::get<0>(reached)) {
+        log_session(rec, listener);
+        co_return;
+    }
+    auto target = std::move(*std::get<0>(reached));
+    const auto stats = co_await relay::relay(client, target, ctx.cfg.relay);
+    rec.up += stats.client_to_target;
+    rec.down += stats.target_to_client;
+    rec.end = stats.idle_timeout ? "idle-timeout"
+              : stats.error      ? fmt::format("error:{}", stats.error.message())
+                                 : "eof";
+    log_session(rec, listener);
+}
+
+} // namespace weir::server

@@ -1,0 +1,36 @@
+#pragma once
+
+#include "auth/verifier.hpp"
+#include "socks/proto/server_handshake.hpp"
+#include "socks/server/config.hpp"
+#include "socks/server/offload_pool.hpp"
+
+#include <string>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+namespace weir::server {
+
+/// What every session shares; read-only once the server runs (the pools
+/// and the verifier are thread-safe).
+struct server_context {
+    const config& cfg;
+    offload_pool& resolver;
+    offload_pool& auth_pool;
+    auth::verifier* verifier; ///< null when no listener asks for a password
+};
+
+/// One bound listener, as sessions see it.
+struct listener_info {
+    listen_spec spec;
+    std::string url; ///< with the real port, e.g. socks5://127.0.0.1:41234
+    proto::server_handshake::options handshake;
+};
+
+/// The whole life of one client connection: negotiate, authorize, connect,
+/// reply, relay; then one log line. Owns the client socket.
+asio::awaitable<void> run_session(asio::ip::tcp::socket client, const listener_info& listener,
+                                  server_context& ctx);
+
+} // namespace weir::server
