@@ -50,6 +50,7 @@ format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 format-check:
+	$(call install_missing,clang-format)
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werror
 
 clean:
