@@ -1,0 +1,71 @@
+// weir_loadgen: a load generator for SOCKS proxies, with its own sink/echo
+// server on 127.0.0.1 (one thread) and one epoll thread of clients.
+#include "bench/net.hpp"
+#include "bench/scenario.hpp"
+#include "bench/sink_server.hpp"
+#include "bench/socks_client.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace {
+
+using namespace weir::bench;
+
+void add_options(CLI::App& app, run_options& o, std::string& proxy_url) {
+    app.add_option("--proxy", proxy_url,
+                   "direct, or socks4|socks4a|socks5|socks5h://[USER:PASS@]127.x.y.z:PORT")
+        ->capture_default_str();
+    app.add_option("--proxy-pid", o.proxy_pid, "Proxy process whose CPU, RSS and fds to report");
+    app.add_option("--label", o.label, "Name printed in the result line")->capture_default_str();
+    app.add_option("--duration", o.duration, "Seconds measured")->capture_default_str();
+    app.add_option("--warmup", o.warmup, "Seconds before measuring")->capture_default_str();
+    app.add_option("--timeout", o.timeout, "Seconds per connection step and for draining")
+        ->capture_default_str();
+    app.add_flag("--steps", o.steps, "Send the handshake one step at a time (default pipelined)");
+    app.add_option("--target-name", o.target_name, "Target name for socks4a/socks5h")
+        ->capture_default_str();
+    app.add_option("--conns", o.conns, "throughput: connections")->capture_default_str();
+    app.add_option("--dir", o.dir, "throughput: up, down or both")
+        ->check(CLI::IsMember({"up", "down", "both"}))
+        ->capture_default_str();
+    app.add_option("--concurrency", o.concurrency, "cycles: clients at once; idle: dials at once")
+        ->capture_default_str();
+    app.add_option("--count", o.count, "cycles/latency: stop after this many (0: by --duration)");
+    app.add_option("--sources", o.sources, "cycles: bind clients to 127.0.1.1..N (0: do not bind)")
+        ->check(CLI::Range(0, 250));
+    app.add_option("--sessions", o.sessions, "idle: sessions to open")->capture_default_str();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"weir_loadgen: throughput, cycles, latency and idle sessions through a SOCKS "
+                 "proxy, against a built-in sink/echo server on 127.0.0.1"};
+    run_options o;
+    std::string proxy_url = "direct";
+    std::string scenario;
+    app.add_option("scenario", scenario, "throughput, cycles, latency or idle")
+        ->required()
+        ->check(CLI::IsMember({"throughput", "cycles", "latency", "idle"}));
+    add_options(app, o, proxy_url);
+    CLI11_PARSE(app, argc, argv);
+    try {
+        o.proxy = parse_proxy(proxy_url);
+        raise_fd_limit();
+        sink_server sink;
+        const std::map<std::string, int (*)(const run_options&, sink_server&)> runs{
+            {"throughput", run_throughput},
+            {"cycles", run_cycles},
+            {"latency", run_latency},
+            {"idle", run_idle}};
+        return runs.at(scenario)(o, sink);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "loadgen: %s\n", e.what());
+        return 3;
+    }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/awk -f
+# Turns weir_loadgen's "result label=COLUMN/ROW key=value ... rc=N" lines into
+# one Markdown table: a row per figure, a column per proxy (-v columns="...").
+
+function get(col, row, key) { return ((col, row, key) in v) ? v[col, row, key] : "" }
+
+function ratio(a, b) { return (b + 0 > 0) ? sprintf(" (%.2f)", a / b) : "" }
+
+function cpu(col, row) {
+    return sprintf("cpu %s/%s", col == "direct" ? "-" : get(col, row, "proxy_cpu"),
+                   get(col, row, "loadgen_cpu"))
+}
+
+function cell(col, row, base, kind,    x, out, rc) {
+    if (!((col, row, "rc") in v)) return "n/a"
+    rc = get(col, row, "rc")
+    if (rc != 0 && get(col, row, "note") != "") notes[col ": " get(col, row, "note")] = 1
+    if (kind == "tput") {
+        x = get(col, row, "gbps")
+        if (x == "") return "failed (rc " rc ")"
+        out = sprintf("%.1f", x) (col == "direct" ? "" : ratio(x, get("direct", row, "gbps")))
+        if (col != "direct") out = out sprintf(" %.2f s/GB", get(col, row, "proxy_cpu_per_gb"))
+        out = out ", " cpu(col, row)
+    } else if (kind == "cycles") {
+        x = get(col, row, "cycles_per_s")
+        if (x == "") return "failed (rc " rc ")"
+        out = sprintf("%d", x) (col == "direct" ? "" : ratio(x, get("direct", base, "cycles_per_s")))
+        out = out sprintf(" p50 %.1f p99 %.1f ms, ", get(col, row, "p50_ms"), get(col, row, "p99_ms"))
+        out = out cpu(col, row)
+        if (get(col, row, "errors") + 0 > 0) out = out ", " get(col, row, "errors") " errors"
+    } else if (kind == "latency") {
+        x = get(col, row, "p50_us")
+        if (x == "") return "failed (rc " rc ")"
+        out = sprintf("%d us", x) (col == "direct" ? "" : ratio(x, get("direct", row, "p50_us")))
+        out = out sprintf(" p99 %d us, ", get(col, row, "p99_us")) cpu(col, row)
+    } else {
+        x = get(col, row, "woken")
+        if (x == "") return "failed (rc " rc ")"
+        out = sprintf("%d of %d, %.1f KiB and %.1f fds per session", x, get(col, row, "sessions"),
+                      get(col, row, "rss_per_session_bytes") / 1024, get(col, row, "fds_per_session"))
+    }
+    return out (rc != 0 ? " (rc " rc ")" : "")
+}
+
+{
+    split($2, label, "=")
+    split(label[2], cr, "/")
+    for (i = 3; i <= NF; i++) {
+        eq = index($i, "=")
+        v[cr[1], cr[2], substr($i, 1, eq - 1)] = substr($i, eq + 1)
+    }
+}
+
+END {
+    n = split(columns, cols, " ")
+    nrows = split("tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both " \
+                  "cycles cycles-pipe cycles-auth latency idle", rows, " ")
+    title["tput-1-up"] = "bulk, 1 conn, upload (Gbit/s)"
+    title["tput-1-down"] = "bulk, 1 conn, download (Gbit/s)"
+    title["tput-1-both"] = "bulk, 1 conn, both ways (Gbit/s)"
+    title["tput-8-up"] = "bulk, 8 conns, upload (Gbit/s)"
+    title["tput-8-down"] = "bulk, 8 conns, download (Gbit/s)"
+    title["tput-8-both"] = "bulk, 8 conns, both ways (Gbit/s)"
+    title["cycles"] = "SOCKS5 cycles/s, 32 clients, no auth"
+    title["cycles-pipe"] = "SOCKS5 cycles/s, 32 clients, pipelined handshake"
+    title["cycles-auth"] = "SOCKS5 cycles/s, 32 clients, user/pass"
+    title["latency"] = "1-byte ping-pong p50"
+    title["idle"] = "idle sessions woken (of asked), proxy RSS"
+    line = "| figure |"
+    sep = "|---|"
+    for (c = 1; c <= n; c++) { line = line " " cols[c] " |"; sep = sep "---|" }
+    print line
+    print sep
+    for (r = 1; r <= nrows; r++) {
+        row = rows[r]
+        kind = row ~ /^tput/ ? "tput" : row ~ /^cycles/ ? "cycles" : row
+        line = "| " title[row] " |"
+        for (c = 1; c <= n; c++) line = line " " cell(cols[c], row, "cycles", kind) " |"
+        print line
+    }
+    for (note in notes) {
+        if (!shown++) print "\nNot verified (rc != 0):"
+        gsub(/_/, " ", note)
+        print "- " note
+    }
+}
