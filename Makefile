@@ -9,7 +9,7 @@ WEIR_ARGS  ?=
 
 BUILD_DEPS := build-essential cmake ninja-build pkg-config \
               libasio-dev libsodium-dev libcli11-dev libfmt-dev catch2
-TEST_DEPS  := curl ncat proxychains4 python3 python3-socks
+TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2
 
 .PHONY: all build run test deps test-deps clean format format-check
 

@@ -29,7 +29,8 @@ struct session_record {
     std::string user = "-";
     std::string target = "-";
     std::string result = "succeeded";
-    std::string end;
+    std::string end;   ///< how the relay ended: eof, idle-timeout, error:...
+    std::string relay; ///< which relay ran: splice or copy
     std::uint64_t up = 0;
     std::uint64_t down = 0;
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -38,11 +39,22 @@ struct session_record {
 void log_session(const session_record& r, const listener_info& l) {
     using namespace std::chrono;
     const auto ms = duration_cast<milliseconds>(steady_clock::now() - r.start).count();
-    log::info(
-        "session client={} listener={} proto={} user={} target={} result={}{}{} up={} down={} "
-        "duration={}.{:03}s",
-        r.client, l.url, r.proto, r.user, r.target, r.result, r.end.empty() ? "" : " end=", r.end,
-        r.up, r.down, ms / 1000, ms % 1000);
+    std::string relayed;
+    if (!r.end.empty()) relayed = fmt::format(" end={} relay={}", r.end, r.relay);
+    log::info("session client={} listener={} proto={} user={} target={} result={}{} up={} down={} "
+              "duration={}.{:03}s",
+              r.client, l.url, r.proto, r.user, r.target, r.result, relayed, r.up, r.down,
+              ms / 1000, ms % 1000);
+}
+
+// An error as one log token: "connection refused" -> "connection-refused".
+std::string slug(std::error_code ec) {
+    auto text = ec.message();
+    for (auto& c : text) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c == ' ') c = '-';
+    }
+    return log::printable(text);
 }
 
 std::string endpoint_string(const tcp::endpoint& ep) {
@@ -103,7 +115,7 @@ asio::awaitable<std::optional<proto::request_event>> negotiate(tcp::socket& clie
             co_return std::move(*req);
         } else {
             const auto& err = std::get<proto::error_event>(ev);
-            rec.result = fmt::format("refused:{}", err.error.message());
+            rec.result = "refused:" + slug(err.error);
             co_await send(client, err.reply);
             co_return std::nullopt;
         }
@@ -137,7 +149,7 @@ asio::awaitable<std::optional<tcp::socket>> reach_target(tcp::socket& client,
         co_return std::nullopt;
     }
     if (ec) {
-        rec.result = fmt::format("connect-failed:{}", ec.message());
+        rec.result = "connect-failed:" + slug(ec);
         co_return std::nullopt;
     }
     const auto early = hs.take_remaining();
@@ -185,8 +197,9 @@ asio::awaitable<void> run_session(tcp::socket client, const listener_info& liste
     rec.up += stats.client_to_target;
     rec.down += stats.target_to_client;
     rec.end = stats.idle_timeout ? "idle-timeout"
-              : stats.error      ? fmt::format("error:{}", stats.error.message())
+              : stats.error      ? "error:" + slug(stats.error)
                                  : "eof";
+    rec.relay = stats.spliced ? "splice" : "copy";
     log_session(rec, listener);
 }
 

@@ -1,0 +1,401 @@
+"""Shared pieces of weir's integration tests.
+
+Everything listens on loopback only. A test starts a real weir process with
+`Weir(...)`, the local targets it needs (`HttpTarget`, `EchoTarget`), and
+talks to them through weir with real clients or raw sockets.
+
+Environment:
+  WEIR_BIN         path of the weir executable (required)
+  WEIR_TEST_RELAY  splice | copy (default splice), passed as --relay
+"""
+
+import hashlib
+import http.server
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+TIMEOUT = 10.0  # seconds; every wait in the suite is bounded by this
+
+LISTENING_RE = re.compile(r"listening on (socks4|socks5|socks)://(.+):(\d+)")
+SESSION_RE = re.compile(r"\bsession (.*)$")
+
+
+def weir_bin():
+    path = os.environ.get("WEIR_BIN")
+    if not path:
+        raise unittest.SkipTest("WEIR_BIN is not set")
+    return path
+
+
+def relay_mode():
+    return os.environ.get("WEIR_TEST_RELAY", "splice")
+
+
+def require_tool(name):
+    path = shutil.which(name)
+    if path is None:
+        # `make test` installs every tool: a missing one is a broken setup, not a skip.
+        raise AssertionError(f"{name} is not installed (make test-deps installs it)")
+    return path
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# weir itself
+
+
+class Weir:
+    """A running weir process; its stderr is drained into `lines` by a thread."""
+
+    def __init__(self, listens, users_file=None, extra=(), relay=None):
+        self.args = [weir_bin()]
+        for url in listens:
+            self.args += ["--listen", url]
+        if users_file is not None:
+            self.args += ["--users", str(users_file)]
+        self.args += ["--relay", relay or relay_mode(), *extra]
+        self.lines = []
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(
+            self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, errors="replace")
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+        try:
+            found = self.wait_for_lines(LISTENING_RE, len(listens))
+        except AssertionError:
+            self.stop(check=False)
+            raise
+        # [(scheme, host, port)] in the order weir logged them
+        self.listeners = [(m.group(1), m.group(2), int(m.group(3))) for m in found]
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self.lines.append(None)  # EOF marker
+            self._cond.notify_all()
+
+    def port(self, scheme, index=0):
+        """Port of the index-th listener of this scheme (socks4, socks5, socks)."""
+        ports = [p for s, _, p in self.listeners if s == scheme]
+        return ports[index]
+
+    def text(self):
+        """Everything weir wrote to stderr so far."""
+        with self._cond:
+            return self._text()
+
+    def _text(self):
+        return "\n".join(l for l in self.lines if l is not None)
+
+    def wait_for_lines(self, regex, count=1, timeout=TIMEOUT, start=0):
+        """Wait until `count` stderr lines (from index `start`) match; return the matches."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [m for m in (regex.search(l) for l in self.lines[start:]
+                                     if l is not None) if m]
+                if len(found) >= count:
+                    return found[:count]
+                eof = None in self.lines
+                remaining = deadline - time.monotonic()
+                if eof or remaining <= 0:
+                    raise AssertionError(
+                        f"weir did not log {count} line(s) matching {regex.pattern!r} "
+                        f"({'exited' if eof else 'timeout'}); args={self.args}\n"
+                        f"stderr:\n{self._text()}")
+                self._cond.wait(remaining)
+
+    def sessions(self, timeout=TIMEOUT, count=1, **match):
+        """Wait for `count` session lines whose key=value fields include `match`.
+
+        Returns a list of dicts, e.g. {'user': 'alice', 'up': '12', ...}.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = []
+                for line in self.lines:
+                    m = line and SESSION_RE.search(line)
+                    if not m:
+                        continue
+                    fields = dict(kv.split("=", 1) for kv in m.group(1).split() if "=" in kv)
+                    if all(fields.get(k) == v for k, v in match.items()):
+                        found.append(fields)
+                remaining = deadline - time.monotonic()
+                if len(found) >= count or remaining <= 0 or None in self.lines:
+                    if len(found) < count:
+                        raise AssertionError(
+                            f"no session line with {match}; stderr:\n{self._text()}")
+                    return found
+                self._cond.wait(remaining)
+
+    def stop(self, check=True):
+        """SIGTERM (SIGKILL after TIMEOUT); with `check`, exit status must be 0.
+
+        So a weir that crashed or aborted (sanitizers) during a test fails the suite.
+        """
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            rc = self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait(TIMEOUT)
+        self._drain.join(TIMEOUT)
+        if not self._drain.is_alive():
+            self.proc.stderr.close()
+        if check and rc != 0:
+            raise AssertionError(f"weir exited with status {rc}; stderr:\n{self.text()}")
+        return rc
+
+
+def run_weir(args, stdin_text=None, timeout=TIMEOUT):
+    """Run weir to completion (CLI checks); returns CompletedProcess with text output."""
+    return subprocess.run([weir_bin(), *args], input=stdin_text, capture_output=True,
+                          text=True, timeout=timeout,
+                          stdin=None if stdin_text is not None else subprocess.DEVNULL)
+
+
+def users_line(name, password):
+    """The users-file line `weir passwd NAME` prints for this password."""
+    result = run_weir(["passwd", name], stdin_text=password + "\n", timeout=60)
+    if result.returncode != 0:
+        raise AssertionError(f"weir passwd failed ({result.returncode}): {result.stderr}")
+    line = result.stdout.strip()
+    if not line.startswith(f"{name}:$argon2id$"):
+        raise AssertionError(f"unexpected weir passwd output: {result.stdout!r}")
+    return line
+
+
+def make_users_file(directory, users):
+    """Write a users file for {name: password} with `weir passwd`; return its path."""
+    path = os.path.join(directory, "users")
+    with open(path, "w") as f:
+        for name, password in users.items():
+            f.write(users_line(name, password) + "\n")
+    return path
+
+
+class TempDir:
+    """A temporary directory removed at interpreter exit or on cleanup()."""
+
+    def __init__(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="weir-it-")
+        self.path = self._tmp.name
+
+    def cleanup(self):
+        self._tmp.cleanup()
+
+
+# --------------------------------------------------------------------------
+# local targets
+
+
+class HttpTarget:
+    """HTTP on 127.0.0.1: /file (random bytes, known sha256) and /small."""
+
+    SMALL = b"<html><body>weir integration test page</body></html>\n"
+
+    def __init__(self, size=3 * 1024 * 1024):
+        self.body = os.urandom(size)
+        self.sha256 = sha256(self.body)
+        pages = {"/file": self.body, "/small": self.SMALL}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = pages.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path="/file", host="127.0.0.1"):
+        return f"http://{host}:{self.port}{path}"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TcpTarget:
+    """A TCP server on 127.0.0.1 running `handle(conn)` in a thread per connection."""
+
+    def __init__(self, handle, family=socket.AF_INET, host="127.0.0.1"):
+        self._handle = handle
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self._stopped = False
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        conn.settimeout(TIMEOUT)
+        with conn:
+            try:
+                self._handle(conn)
+            except OSError:
+                pass
+
+    def stop(self):
+        self.sock.close()
+
+
+def _echo(conn):
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            conn.shutdown(socket.SHUT_WR)  # echo the client's half-close
+            return
+        conn.sendall(data)
+
+
+class EchoTarget(TcpTarget):
+    """Echoes everything; on the client's EOF it shuts down its own write side."""
+
+    def __init__(self, **kw):
+        super().__init__(_echo, **kw)
+
+
+def closed_port():
+    """A loopback port with (almost certainly) nobody listening on it."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# --------------------------------------------------------------------------
+# raw socket helpers
+
+
+def connect(port, host="127.0.0.1"):
+    s = socket.create_connection((host, port), timeout=TIMEOUT)
+    s.settimeout(TIMEOUT)
+    return s
+
+
+def recv_exact(sock, n):
+    """Exactly n bytes, or AssertionError naming what arrived before EOF."""
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise AssertionError(f"EOF after {len(buf)} of {n} bytes: {buf.hex(' ')}")
+        buf += chunk
+    return buf
+
+
+def recv_all(sock):
+    """Everything until EOF (bounded by the socket timeout)."""
+    parts = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+
+
+def assert_eof(test, sock):
+    """The peer closes (or resets) without sending anything more."""
+    try:
+        data = sock.recv(1)
+    except ConnectionResetError:
+        return
+    test.assertEqual(data, b"", "expected EOF")
+
+
+def run_tool(args, stdin=None, timeout=60):
+    """Run an external client; returns CompletedProcess with bytes output."""
+    return subprocess.run(args, input=stdin, capture_output=True, timeout=timeout,
+                          stdin=None if stdin is not None else subprocess.DEVNULL)
+
+
+# --------------------------------------------------------------------------
+# SOCKS wire messages, built by hand (the tests assert exact bytes)
+
+
+def s5_greeting(*methods):
+    """| VER | NMETHODS | METHODS |"""
+    return bytes([5, len(methods), *methods])
+
+
+def s5_credentials(user, password):
+    """RFC 1929: | VER=1 | ULEN | UNAME | PLEN | PASSWD |"""
+    u, p = user.encode(), password.encode()
+    return bytes([1, len(u)]) + u + bytes([len(p)]) + p
+
+
+def s5_request(host, port, cmd=1):
+    """| VER | CMD | RSV | ATYP | DST.ADDR | DST.PORT | for an IPv4, IPv6 or domain host."""
+    try:
+        addr = bytes([1]) + socket.inet_pton(socket.AF_INET, host)
+    except OSError:
+        try:
+            addr = bytes([4]) + socket.inet_pton(socket.AF_INET6, host)
+        except OSError:
+            addr = bytes([3, len(host)]) + host.encode()
+    return bytes([5, cmd, 0]) + addr + port.to_bytes(2, "big")
+
+
+def s4_request(host, port, userid=b"", cmd=1):
+    """| VN=4 | CD | DSTPORT | DSTIP | USERID | NUL | (+ SOCKS4a: HOST | NUL)."""
+    head = bytes([4, cmd]) + port.to_bytes(2, "big")
+    try:
+        return head + socket.inet_aton(host) + userid + b"\0"
+    except OSError:
+        return head + bytes([0, 0, 0, 1]) + userid + b"\0" + host.encode() + b"\0"
+
+
+def read_s5_reply(sock):
+    """A whole SOCKS5 reply: returns (rep, atyp, bnd_addr_bytes, bnd_port)."""
+    head = recv_exact(sock, 4)
+    if head[0] != 5:
+        raise AssertionError(f"not a SOCKS5 reply: {head.hex(' ')}")
+    atyp = head[3]
+    if atyp == 1:
+        addr = recv_exact(sock, 4)
+    elif atyp == 4:
+        addr = recv_exact(sock, 16)
+    elif atyp == 3:
+        addr = recv_exact(sock, recv_exact(sock, 1)[0])
+    else:
+        raise AssertionError(f"bad ATYP in reply: {head.hex(' ')}")
+    port = int.from_bytes(recv_exact(sock, 2), "big")
+    return head[1], atyp, addr, port

@@ -1,0 +1,103 @@
+"""Chromium (headless) browses through weir: SOCKS5 with the name resolved by
+weir, and SOCKS4.
+
+The test runs in a private network namespace (it re-executes itself under
+`unshare -n` with only loopback up): Chromium makes background requests to
+Google's hosts whatever its flags say, and there they fail at once, inside
+this machine, instead of reaching any resolver or network.
+"""
+
+import http.server
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+import harness
+
+MARKER = "weir-chromium-marker-5f2c"
+PAGE = f"<html><head><title>weir</title></head><body><p id='m'>{MARKER}</p></body></html>"
+
+
+def in_private_netns():
+    return os.environ.get("WEIR_TEST_NETNS") == "1"
+
+
+class PageServer:
+    """An HTML page on 127.0.0.1 (Chromium renders text/html, not octet streams)."""
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = PAGE.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Chromium(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.chromium = harness.require_tool("chromium")
+        cls.page = PageServer()
+        cls.weir = harness.Weir(["socks://127.0.0.1:0"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.weir.stop()
+        cls.page.stop()
+
+    def dump_dom(self, proxy, host):
+        with tempfile.TemporaryDirectory() as profile:
+            args = [self.chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={profile}", f"--proxy-server={proxy}",
+                    # Chromium skips the proxy for loopback targets unless told not to.
+                    "--proxy-bypass-list=<-loopback>",
+                    "--dump-dom", f"http://{host}:{self.page.port}/page.html"]
+            done = subprocess.run(args, capture_output=True, text=True, timeout=90)
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        return done.stdout
+
+    def test_socks5_with_remote_name_resolution(self):
+        """socks5:// in Chromium sends the host name; weir resolves localhost and relays."""
+        port = self.weir.port("socks")
+        dom = self.dump_dom(f"socks5://127.0.0.1:{port}", "localhost")
+        self.assertIn(MARKER, dom)
+        fields = self.weir.sessions(target=f"localhost:{self.page.port}", result="succeeded")[0]
+        self.assertEqual(fields["proto"], "socks5")
+
+    def test_socks4(self):
+        """socks4:// in Chromium (an IPv4 address) works too."""
+        port = self.weir.port("socks")
+        dom = self.dump_dom(f"socks4://127.0.0.1:{port}", "127.0.0.1")
+        self.assertIn(MARKER, dom)
+        fields = self.weir.sessions(target=f"127.0.0.1:{self.page.port}", result="succeeded")[0]
+        self.assertEqual(fields["proto"], "socks4")
+
+
+if __name__ == "__main__":
+    if not in_private_netns():
+        # Re-run this file in a new network namespace with loopback up (needs root).
+        env = dict(os.environ, WEIR_TEST_NETNS="1")
+        script = 'ip link set lo up && exec "$0" "$@"'
+        sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", script, sys.executable,
+                                  *sys.argv], env=env))
+    unittest.main(verbosity=2)

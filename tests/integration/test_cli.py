@@ -1,0 +1,153 @@
+"""weir's command line: start-up errors, `weir passwd`, generated credential, signals."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import unittest
+
+import harness
+from harness import connect, recv_exact, s5_credentials, s5_greeting, s5_request
+
+
+def setUpModule():
+    global TMP, ECHO
+    TMP = harness.TempDir()
+    ECHO = harness.EchoTarget()
+
+
+def tearDownModule():
+    ECHO.stop()
+    TMP.cleanup()
+
+
+def authenticate(port, user, password):
+    """The 4 bytes weir answers to a greeting offering 02 plus these credentials."""
+    with connect(port) as s:
+        s.sendall(s5_greeting(2) + s5_credentials(user, password))
+        return recv_exact(s, 4)
+
+
+class StartupErrors(unittest.TestCase):
+    def assert_usage_error(self, *args):
+        result = harness.run_weir([*args, "--relay", harness.relay_mode()])
+        lines = result.stderr.splitlines()
+        self.assertEqual(result.returncode, 2, f"{args}: stderr={result.stderr!r}")
+        self.assertEqual(len(lines), 1, f"{args}: expected one stderr line: {lines}")
+        self.assertTrue(lines[0].startswith("weir: error:"), f"{args}: {lines[0]!r}")
+
+    def test_unknown_flag(self):
+        """An unknown flag is a usage error."""
+        self.assert_usage_error("--no-such-flag")
+
+    def test_password_on_socks4_listener(self):
+        """socks4 cannot carry a password, so auth=password on it is refused."""
+        self.assert_usage_error("--listen", "socks4://127.0.0.1:0?auth=password")
+
+    def test_password_on_sniffing_listener(self):
+        """The sniffing 'socks' listener admits SOCKS4, so auth=password is refused too."""
+        self.assert_usage_error("--listen", "socks://127.0.0.1:0?auth=password")
+
+    def test_bad_urls(self):
+        """Malformed listen URLs: scheme, missing or out-of-range port, brackets, auth value."""
+        for url in ["http://127.0.0.1:1080", "socks5://127.0.0.1", "socks5://127.0.0.1:65536",
+                    "socks5://127.0.0.1:port", "socks5://[::1:0", "socks5://::1:0",
+                    "socks5://127.0.0.1:0?auth=maybe", "127.0.0.1:1080", ""]:
+            with self.subTest(url=url):
+                self.assert_usage_error("--listen", url)
+
+    def test_bad_option_values(self):
+        """Unknown relay and non-numeric threads or timeouts are usage errors."""
+        for args in [["--relay", "teleport"], ["--threads", "many"],
+                     ["--handshake-timeout", "soon"]]:
+            with self.subTest(args=args):
+                self.assert_usage_error("--listen", "socks://127.0.0.1:0", *args)
+
+    def test_missing_users_file(self):
+        """A users file that does not exist stops start-up."""
+        self.assert_usage_error("--listen", "socks5://127.0.0.1:0",
+                                "--users", os.path.join(TMP.path, "no-such-users"))
+
+    def test_port_in_use(self):
+        """A port held by another socket stops start-up, even after another listener bound."""
+        held = socket.socket()
+        self.addCleanup(held.close)
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        busy = held.getsockname()[1]
+        self.assert_usage_error("--listen", f"socks://127.0.0.1:{busy}")
+        self.assert_usage_error("--listen", "socks://127.0.0.1:0",
+                                "--listen", f"socks5://127.0.0.1:{busy}?auth=none")
+
+
+class Passwd(unittest.TestCase):
+    PASSWORD = "pa ss:wörd with spaces"
+
+    def test_passwd_line_is_accepted(self):
+        """`weir passwd alice` output is a users file weir loads; right and wrong passwords."""
+        path = os.path.join(TMP.path, "passwd-users")
+        line = harness.users_line("alice", self.PASSWORD)
+        self.assertRegex(line, r"^alice:\$argon2id\$\S+$")
+        self.assertNotIn(self.PASSWORD, line)
+        with open(path, "w") as f:
+            f.write(line + "\n")
+        weir = harness.Weir(["socks5://127.0.0.1:0"], users_file=path)
+        self.addCleanup(weir.stop)
+        port = weir.port("socks5")
+        self.assertEqual(authenticate(port, "alice", self.PASSWORD), bytes.fromhex("05 02 01 00"))
+        self.assertEqual(authenticate(port, "alice", "pa ss"), bytes.fromhex("05 02 01 01"))
+        self.assertNotIn(self.PASSWORD, weir.text(), "a password was logged")
+
+    def test_passwd_is_salted(self):
+        """The same password hashed twice gives two different lines."""
+        self.assertNotEqual(harness.users_line("bob", "same"), harness.users_line("bob", "same"))
+
+
+class GeneratedCredential(unittest.TestCase):
+    def test_generated_credential_works(self):
+        """Without --users, a password listener prints one credential, and it works."""
+        weir = harness.Weir(["socks5://127.0.0.1:0"])
+        self.addCleanup(weir.stop)
+        cred_re = re.compile(r"generated credential .*user=(\S+) password=(\S+)")
+        match = weir.wait_for_lines(cred_re)[0]
+        user, password = match.group(1), match.group(2)
+        with connect(weir.port("socks5")) as s:
+            s.sendall(s5_greeting(2) + s5_credentials(user, password)
+                      + s5_request("127.0.0.1", ECHO.port) + b"ping")
+            self.assertEqual(recv_exact(s, 4), bytes.fromhex("05 02 01 00"))
+            self.assertEqual(recv_exact(s, 10)[:2], bytes.fromhex("05 00"))
+            self.assertEqual(recv_exact(s, 4), b"ping")
+        self.assertEqual(len([l for l in weir.text().splitlines()
+                              if "generated credential" in l]), 1)
+
+
+class Signals(unittest.TestCase):
+    def stop_with(self, sig):
+        weir = harness.Weir(["socks://127.0.0.1:0"])
+        self.addCleanup(weir.stop)
+        # an open session must not keep weir from exiting
+        s = connect(weir.port("socks"))
+        self.addCleanup(s.close)
+        s.sendall(s5_greeting(0) + s5_request("127.0.0.1", ECHO.port) + b"hi")
+        self.assertEqual(recv_exact(s, 2), bytes.fromhex("05 00"))
+        self.assertEqual(recv_exact(s, 10)[:2], bytes.fromhex("05 00"))
+        self.assertEqual(recv_exact(s, 2), b"hi")
+        weir.proc.send_signal(sig)
+        try:
+            rc = weir.proc.wait(harness.TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.fail(f"weir ignored signal {sig}")
+        self.assertEqual(rc, 0, weir.text())
+
+    def test_sigterm(self):
+        """SIGTERM with a session open: exit status 0, promptly."""
+        self.stop_with(signal.SIGTERM)
+
+    def test_sigint(self):
+        """SIGINT with a session open: exit status 0, promptly."""
+        self.stop_with(signal.SIGINT)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
