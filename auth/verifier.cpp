@@ -73,21 +73,37 @@ bool verifier::cached(std::string_view name, std::string_view password) {
 }
 
 bool verifier::verify(std::string_view name, std::string_view password) {
-    const std::string* stored = plausible(name) ? users_->find(name) : nullptr;
+    std::shared_ptr<const user_db> users;
+    std::uint64_t generation = 0;
+    {
+        const std::lock_guard lock(mutex_);
+        users = users_;
+        generation = generation_;
+    }
+    const std::string* stored = plausible(name) ? users->find(name) : nullptr;
     const bool usable = stored != nullptr && plausible(password);
     const std::string& hash = usable ? *stored : dummy_hash_;
     // Unknown users and out-of-range fields pay the same Argon2 cost as a wrong password.
     const bool match =
         crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
     if (!match || !usable) return false;
-    remember(key_of(name, password));
+    remember(key_of(name, password), generation);
     return true;
 }
 
-void verifier::remember(const cache_key& key) {
+void verifier::replace_users(std::shared_ptr<const user_db> users) {
+    if (!users) throw std::invalid_argument("verifier needs a user_db");
+    const std::lock_guard lock(mutex_);
+    users_ = std::move(users);
+    ++generation_;
+    cache_.clear();
+}
+
+void verifier::remember(const cache_key& key, std::uint64_t generation) {
     if (opts_.cache_capacity == 0) return;
     const auto now = std::chrono::steady_clock::now();
     const std::lock_guard lock(mutex_);
+    if (generation != generation_) return; // verified against users replaced meanwhile
     if (cache_.size() >= opts_.cache_capacity && !cache_.contains(key)) make_room(now);
     cache_.insert_or_assign(key, now + opts_.cache_ttl);
 }

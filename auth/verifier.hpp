@@ -29,6 +29,10 @@ public:
     /// Cheap: true if this exact name+password verified recently.
     bool cached(std::string_view name, std::string_view password);
 
+    /// Swaps in a new set of users (a reload) and forgets every cached success,
+    /// so a changed or removed password stops working at once. Thread-safe.
+    void replace_users(std::shared_ptr<const user_db> users);
+
     /// Slow: Argon2id verification (an unknown user costs the same as a wrong
     /// password). Records a success in the cache. Compares constant-time.
     bool verify(std::string_view name, std::string_view password);
@@ -42,10 +46,11 @@ private:
         std::size_t operator()(const cache_key& k) const noexcept;
     };
     cache_key key_of(std::string_view name, std::string_view password) const;
-    void remember(const cache_key& key);
+    void remember(const cache_key& key, std::uint64_t generation);
     void make_room(std::chrono::steady_clock::time_point now);
 
-    std::shared_ptr<const user_db> users_;
+    std::shared_ptr<const user_db> users_; // guarded by mutex_
+    std::uint64_t generation_ = 0;         // bumped by replace_users, guarded by mutex_
     options opts_;
     std::array<std::uint8_t, 32> cache_secret_{};
     std::string dummy_hash_;

@@ -3,13 +3,16 @@
 #include "auth/verifier.hpp"
 #include "cli/options.hpp"
 #include "cli/passwd.hpp"
+#include "cli/run_as.hpp"
 #include "socks/server/log.hpp"
 #include "socks/server/server.hpp"
 
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <sys/resource.h>
 
 #include <asio/signal_set.hpp>
@@ -19,14 +22,41 @@ namespace {
 
 using namespace weir;
 
-// Each session holds 2 sockets (and the splice relay 4 pipe ends): use every
-// descriptor the hard limit allows.
-void raise_nofile_limit() {
+// Each session holds 2 sockets (and pipes while bytes are in flight): use every
+// descriptor the hard limit allows. Returns the limit in force.
+std::size_t raise_nofile_limit() {
     rlimit lim{};
-    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == lim.rlim_max) return;
-    lim.rlim_cur = lim.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
-        log::warn("could not raise the open-file limit to {}", lim.rlim_max);
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+    if (lim.rlim_cur != lim.rlim_max) {
+        const auto wanted = lim.rlim_max;
+        lim.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+            log::warn("could not raise the open-file limit to {}", wanted);
+            ::getrlimit(RLIMIT_NOFILE, &lim);
+        }
+    }
+    return static_cast<std::size_t>(lim.rlim_cur);
+}
+
+// Two descriptors a session, and some to spare for listeners, pipes and logs.
+std::size_t sessions_for(std::size_t nofile) {
+    return nofile > 256 ? (nofile - 128) / 2 : 64;
+}
+
+// SIGHUP: read the users file again. A file with an error changes nothing.
+void reload_users(const cli::options& opts, auth::verifier* verifier) {
+    if (!opts.users_file || verifier == nullptr) {
+        log::info("reload: no --users file, nothing to read");
+        return;
+    }
+    try {
+        auto users = std::make_shared<const auth::user_db>(auth::user_db::load(*opts.users_file));
+        const auto count = users->size();
+        verifier->replace_users(std::move(users));
+        log::info("reload: {} user(s) from {}", count, *opts.users_file);
+    } catch (const std::exception& e) {
+        log::error("reload failed, keeping the running configuration: {}", e.what());
+    }
 }
 
 bool needs_password(const server::config& cfg) {
@@ -55,6 +85,8 @@ std::shared_ptr<const auth::user_db> generated_users() {
 int serve(cli::options& opts) {
     for (const auto& l : opts.config.listeners)
         server::check_not_open_proxy(l);
+    std::optional<cli::identity> run_as;
+    if (opts.run_as) run_as = cli::lookup_identity(*opts.run_as);
     std::shared_ptr<auth::verifier> verifier;
     if (opts.users_file || needs_password(opts.config)) {
         auto users =
@@ -63,15 +95,31 @@ int serve(cli::options& opts) {
                 : generated_users();
         verifier = std::make_shared<auth::verifier>(std::move(users), auth::verifier::options{});
     }
-    raise_nofile_limit();
+    const auto nofile = raise_nofile_limit();
+    if (opts.config.max_sessions == 0) opts.config.max_sessions = sessions_for(nofile);
     server::server srv(opts.config, verifier);
     srv.bind();
-    asio::signal_set signals(srv.main_context(), SIGINT, SIGTERM);
-    signals.async_wait([&srv](std::error_code ec, int signo) {
+    if (run_as) {
+        try {
+            cli::drop_privileges(*run_as);
+        } catch (const std::runtime_error& e) {
+            throw server::startup_error(e.what());
+        }
+        log::info("running as {} (uid {}, gid {})", run_as->spec, run_as->uid, run_as->gid);
+    }
+    asio::signal_set stop_signals(srv.main_context(), SIGINT, SIGTERM);
+    stop_signals.async_wait([&srv](std::error_code ec, int signo) {
         if (ec) return;
         log::info("signal {}: stopping", signo);
         srv.stop();
     });
+    asio::signal_set hup(srv.main_context(), SIGHUP);
+    std::function<void(std::error_code, int)> on_hup = [&](std::error_code ec, int) {
+        if (ec) return;
+        reload_users(opts, verifier.get());
+        hup.async_wait(on_hup);
+    };
+    hup.async_wait(on_hup);
     srv.run();
     log::info("stopped");
     return 0;
@@ -95,6 +143,8 @@ int main(int argc, char** argv) {
     } catch (const server::startup_error& e) {
         std::fprintf(stderr, "weir: error: %s\n", e.what());
     } catch (const server::listen_url_error& e) {
+        std::fprintf(stderr, "weir: error: %s\n", e.what());
+    } catch (const std::invalid_argument& e) { // --run-as names nobody
         std::fprintf(stderr, "weir: error: %s\n", e.what());
     } catch (const auth::users_file_error& e) {
         std::fprintf(stderr, "weir: error: %s\n", e.what());

@@ -66,6 +66,41 @@ std::optional<int> parse(int argc, char** argv, options& out) {
         ->envname("WEIR_IDLE_TIMEOUT")
         ->check(CLI::Range(0.0, 31536000.0))
         ->capture_default_str();
+    auto& cfg = out.config;
+    app.add_option("--max-sessions", cfg.max_sessions,
+                   "Sessions at once; more are refused (0: from the open-file limit)")
+        ->envname("WEIR_MAX_SESSIONS")
+        ->capture_default_str();
+    app.add_option("--max-sessions-per-client", cfg.max_sessions_per_client,
+                   "Sessions at once from one IPv4 address or IPv6 /64 (0: unlimited)")
+        ->envname("WEIR_MAX_SESSIONS_PER_CLIENT")
+        ->capture_default_str();
+    app.add_option("--max-handshakes", cfg.max_handshakes,
+                   "Connections still negotiating at once (0: unlimited)")
+        ->envname("WEIR_MAX_HANDSHAKES")
+        ->capture_default_str();
+    bool no_throttle = false;
+    app.add_flag("--no-login-throttle", no_throttle,
+                 "Do not slow down and block clients that keep failing to log in")
+        ->envname("WEIR_NO_LOGIN_THROTTLE");
+    app.add_option("--login-free-failures", cfg.throttle.free_failures,
+                   "Failed logins from one client answered without delay; later ones wait "
+                   "longer and longer (up to 4 s)")
+        ->envname("WEIR_LOGIN_FREE_FAILURES")
+        ->capture_default_str();
+    app.add_option("--login-block-after", cfg.throttle.block_after,
+                   "Failed logins after which a client is blocked")
+        ->envname("WEIR_LOGIN_BLOCK_AFTER")
+        ->check(CLI::Range(1u, 1000000u))
+        ->capture_default_str();
+    double block_for = 600;
+    app.add_option("--login-block-time", block_for, "Seconds a blocked client stays blocked")
+        ->envname("WEIR_LOGIN_BLOCK_TIME")
+        ->check(CLI::Range(1.0, 31536000.0))
+        ->capture_default_str();
+    app.add_option("--run-as", out.run_as,
+                   "USER[:GROUP] to switch to once the ports are bound (when started as root)")
+        ->envname("WEIR_RUN_AS");
     app.add_option("--log-level", level, "debug, info, warn or error")
         ->envname("WEIR_LOG_LEVEL")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
@@ -98,6 +133,9 @@ std::optional<int> parse(int argc, char** argv, options& out) {
     out.config.connect_timeout = seconds(connect);
     out.config.relay.idle_timeout = seconds(idle);
     out.log_level = parse_level(level);
+    cfg.throttle_logins = !no_throttle;
+    cfg.throttle.block_for =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::duration<double>(block_for));
     return std::nullopt;
 }
 

@@ -14,6 +14,7 @@ struct options {
     std::optional<std::string> users_file;
     log::level log_level = log::level::info;
     std::optional<std::string> passwd_name; ///< set for `weir passwd NAME`
+    std::optional<std::string> run_as;      ///< USER[:GROUP] to become after binding
 };
 
 /// Parses argv (and the --config file and WEIR_* variables). Returns an exit

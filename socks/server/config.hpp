@@ -2,6 +2,7 @@
 
 #include "socks/relay/relay.hpp"
 #include "socks/server/listen_url.hpp"
+#include "socks/server/login_throttle.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -22,6 +23,11 @@ struct config {
     std::size_t auth_threads = 2;      ///< concurrent Argon2id verifications (64 MiB each)
     std::size_t auth_queue = 1024;
     int listen_backlog = 1024;
+    std::size_t max_sessions = 0;              ///< 0: derived from the open-file limit
+    std::size_t max_sessions_per_client = 512; ///< per IPv4 address or IPv6 /64; 0: unlimited
+    std::size_t max_handshakes = 2048;         ///< sessions still negotiating; 0: unlimited
+    bool throttle_logins = true;
+    login_throttle::options throttle; ///< slow down, then block, password guessers
 };
 
 } // namespace weir::server

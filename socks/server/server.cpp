@@ -50,7 +50,10 @@ server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
     , verifier_(std::move(verifier))
     , resolver_pool_("weir-resolve", cfg_.resolver_threads, cfg_.resolver_queue)
     , auth_pool_("weir-auth", cfg_.auth_threads, cfg_.auth_queue)
-    , ctx_{cfg_, resolver_pool_, auth_pool_, verifier_.get()} {
+    , admission_({cfg_.max_sessions, cfg_.max_sessions_per_client, cfg_.max_handshakes})
+    , throttle_(cfg_.throttle)
+    , ctx_{cfg_, resolver_pool_, auth_pool_, verifier_.get(),
+           cfg_.throttle_logins ? &throttle_ : nullptr} {
     const auto n = thread_count(cfg_.threads);
     for (std::size_t i = 0; i < n; ++i) {
         contexts_.push_back(std::make_unique<asio::io_context>(1));
@@ -87,7 +90,6 @@ void server::bind() {
             listener{{bound, to_url(bound), handshake_options(bound)}, std::move(acceptor)}));
     }
     for (auto& l : listeners_) {
-        log::info("listening on {} (auth={})", l->info.url, to_string(l->info.spec.auth));
         asio::co_spawn(l->acceptor.get_executor(), accept_loop(*l), log_exception);
     }
 }
@@ -108,12 +110,58 @@ asio::awaitable<void> server::accept_loop(listener& l) {
             co_await backoff.async_wait(use_tuple);
             continue;
         }
-        auto ex = socket.get_executor();
-        asio::co_spawn(ex, run_session(std::move(socket), l.info, ctx_), log_exception);
+        auto conn = admit(std::move(socket), l);
+        if (!conn) continue;
+        auto ex = conn->socket.get_executor();
+        asio::co_spawn(ex, run_session(std::move(*conn), l.info, ctx_), log_exception);
     }
 }
 
+// Applies the block list and the limits; a refused connection is closed at once.
+std::optional<accepted> server::admit(tcp::socket socket, const listener& l) {
+    std::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) return std::nullopt; // already gone
+    auto key = client_key(remote.address());
+    if (ctx_.throttle != nullptr && ctx_.throttle->blocked(key)) {
+        note_refusal(l, "client blocked after repeated failed logins");
+        return std::nullopt;
+    }
+    admission::ticket ticket;
+    switch (admission_.admit(key, ticket)) {
+    case refusal::none:
+        return accepted{std::move(socket), remote, std::move(key), std::move(ticket)};
+    case refusal::sessions:
+        note_refusal(l, "--max-sessions reached");
+        break;
+    case refusal::client_sessions:
+        note_refusal(l, "--max-sessions-per-client reached");
+        break;
+    case refusal::handshakes:
+        note_refusal(l, "--max-handshakes reached");
+        break;
+    }
+    return std::nullopt;
+}
+
+// Counts a refused connection; logs at most one line per 10 seconds.
+void server::note_refusal(const listener& l, std::string_view why) {
+    refusals_unlogged_.fetch_add(1, std::memory_order_relaxed);
+    refused_total_.fetch_add(1, std::memory_order_relaxed);
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+    auto last = last_refusal_log_.load(std::memory_order_relaxed);
+    if (now - last < 10 || !last_refusal_log_.compare_exchange_strong(last, now)) return;
+    log::warn("refused {} connection(s) on {} (latest: {}); {} refused since start",
+              refusals_unlogged_.exchange(0), l.info.url, why, refused_total_.load());
+}
+
 void server::run() {
+    // Logged only now, when everything is ready (privileges dropped, signals
+    // handled): scripts and tests take these lines as "ready".
+    for (const auto& l : listeners_)
+        log::info("listening on {} (auth={})", l->info.url, to_string(l->info.spec.auth));
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < contexts_.size(); ++i)
         threads.emplace_back([this, i] { contexts_[i]->run(); });

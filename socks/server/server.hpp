@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <asio/executor_work_guard.hpp>
@@ -33,9 +35,10 @@ public:
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
-    /// Binds every listener (all or none) and logs "listening on URL" for each.
+    /// Binds every listener (all or none).
     void bind();
-    /// Runs the I/O threads (the caller's thread is one of them) until stop().
+    /// Logs "listening on URL" for each listener, then runs the I/O threads (the
+    /// caller's thread is one of them) until stop().
     void run();
     /// Stops accepting and ends all sessions; safe from any thread.
     void stop();
@@ -52,17 +55,24 @@ private:
     };
     asio::awaitable<void> accept_loop(listener& l);
     asio::io_context& next_context();
+    std::optional<accepted> admit(asio::ip::tcp::socket socket, const listener& l);
+    void note_refusal(const listener& l, std::string_view why);
 
     config cfg_;
     std::shared_ptr<auth::verifier> verifier_;
     offload_pool resolver_pool_;
     offload_pool auth_pool_;
+    admission admission_;
+    login_throttle throttle_;
     server_context ctx_;
     std::vector<std::unique_ptr<asio::io_context>> contexts_;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::atomic<std::size_t> next_{0};
     std::atomic<bool> stopped_{false};
+    std::atomic<std::int64_t> last_refusal_log_{0}; ///< steady-clock seconds
+    std::atomic<std::uint64_t> refusals_unlogged_{0};
+    std::atomic<std::uint64_t> refused_total_{0};
 };
 
 } // namespace weir::server

@@ -73,14 +73,31 @@ proto::address to_proto_address(const tcp::endpoint& ep) {
     return a;
 }
 
-asio::awaitable<bool> check_password(server_context& ctx, const std::string& user,
-                                     const std::string& password) {
+asio::awaitable<bool> verify_password(server_context& ctx, const std::string& user,
+                                      const std::string& password) {
     if (ctx.verifier == nullptr) co_return false;
     if (ctx.verifier->cached(user, password)) co_return true;
     // A named job: GCC 12 mis-copies lambda temporaries inside co_await expressions.
     auto job = [v = ctx.verifier, user, password] { return v->verify(user, password); };
     auto [ec, ok] = co_await ctx.auth_pool.async_run<bool>(std::move(job), use_tuple);
     co_return !ec && ok;
+}
+
+// Verifies, and makes a client that keeps failing wait longer for each answer
+// (unknown users and wrong passwords alike).
+asio::awaitable<bool> check_password(server_context& ctx, const std::string& client_key,
+                                     const std::string& user, const std::string& password) {
+    const bool ok = co_await verify_password(ctx, user, password);
+    if (ctx.throttle == nullptr) co_return ok;
+    if (ok) {
+        ctx.throttle->succeeded(client_key);
+        co_return true;
+    }
+    if (const auto delay = ctx.throttle->failed(client_key); delay.count() > 0) {
+        asio::steady_timer wait(co_await asio::this_coro::executor, delay);
+        co_await wait.async_wait(use_tuple);
+    }
+    co_return false;
 }
 
 asio::awaitable<bool> send(tcp::socket& s, const std::vector<std::uint8_t>& bytes) {
@@ -90,10 +107,9 @@ asio::awaitable<bool> send(tcp::socket& s, const std::vector<std::uint8_t>& byte
 }
 
 // Runs the codec until it yields a request (or the client fails or leaves).
-asio::awaitable<std::optional<proto::request_event>> negotiate(tcp::socket& client,
-                                                               proto::server_handshake& hs,
-                                                               server_context& ctx,
-                                                               session_record& rec) {
+asio::awaitable<std::optional<proto::request_event>>
+negotiate(tcp::socket& client, const std::string& client_key, proto::server_handshake& hs,
+          server_context& ctx, session_record& rec) {
     std::array<std::uint8_t, 1024> buf;
     for (;;) {
         auto ev = hs.next_event();
@@ -110,11 +126,14 @@ asio::awaitable<std::optional<proto::request_event>> negotiate(tcp::socket& clie
             hs.receive(std::span(buf.data(), n));
         } else if (auto* cred = std::get_if<proto::credentials_event>(&ev)) {
             rec.user = log::printable(cred->username);
-            hs.auth_result(co_await check_password(ctx, cred->username, cred->password));
+            hs.auth_result(
+                co_await check_password(ctx, client_key, cred->username, cred->password));
         } else if (auto* req = std::get_if<proto::request_event>(&ev)) {
             co_return std::move(*req);
         } else {
             const auto& err = std::get<proto::error_event>(ev);
+            if (const auto v = hs.protocol())
+                rec.proto = *v == proto::version::socks5 ? "socks5" : "socks4";
             rec.result = "refused:" + slug(err.error);
             co_await send(client, err.reply);
             co_return std::nullopt;
@@ -163,17 +182,29 @@ asio::awaitable<std::optional<tcp::socket>> reach_target(tcp::socket& client,
 
 } // namespace
 
-asio::awaitable<void> run_session(tcp::socket client, const listener_info& listener,
+std::string client_key(const asio::ip::address& a) {
+    if (a.is_v4()) return a.to_string();
+    const auto v6 = a.to_v6();
+    if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+    auto bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
+asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
                                   server_context& ctx) {
+    auto& client = conn.socket;
     session_record rec;
+    rec.client = endpoint_string(conn.remote);
     std::error_code ec;
-    rec.client = endpoint_string(client.remote_endpoint(ec));
     client.set_option(tcp::no_delay(true), ec);
 
     // Handshake, connect and reply, each bounded by its own timeout.
     proto::server_handshake hs(listener.handshake);
     asio::steady_timer timer(client.get_executor(), ctx.cfg.handshake_timeout);
-    auto negotiated = co_await (negotiate(client, hs, ctx, rec) || timer.async_wait(use_tuple));
+    auto negotiated =
+        co_await (negotiate(client, conn.client_key, hs, ctx, rec) || timer.async_wait(use_tuple));
+    conn.ticket.handshake_done();
     if (negotiated.index() == 1) rec.result = "handshake-timeout";
     auto request = negotiated.index() == 0 ? std::move(std::get<0>(negotiated)) : std::nullopt;
     if (!request) {

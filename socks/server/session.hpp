@@ -2,7 +2,9 @@
 
 #include "auth/verifier.hpp"
 #include "socks/proto/server_handshake.hpp"
+#include "socks/server/admission.hpp"
 #include "socks/server/config.hpp"
+#include "socks/server/login_throttle.hpp"
 #include "socks/server/offload_pool.hpp"
 
 #include <string>
@@ -19,7 +21,20 @@ struct server_context {
     offload_pool& resolver;
     offload_pool& auth_pool;
     auth::verifier* verifier; ///< null when no listener asks for a password
+    login_throttle* throttle; ///< null when throttling is off
 };
+
+/// One accepted connection, as the session receives it.
+struct accepted {
+    asio::ip::tcp::socket socket;
+    asio::ip::tcp::endpoint remote;
+    std::string client_key; ///< limits and throttling key: IPv4 address or IPv6 /64
+    admission::ticket ticket;
+};
+
+/// The key that limits and throttling count by: the IPv4 address, or the /64
+/// of an IPv6 address (one host usually owns a whole /64).
+std::string client_key(const asio::ip::address& a);
 
 /// One bound listener, as sessions see it.
 struct listener_info {
@@ -30,7 +45,7 @@ struct listener_info {
 
 /// The whole life of one client connection: negotiate, authorize, connect,
 /// reply, relay; then one log line. Owns the client socket.
-asio::awaitable<void> run_session(asio::ip::tcp::socket client, const listener_info& listener,
+asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
                                   server_context& ctx);
 
 } // namespace weir::server

@@ -145,3 +145,17 @@ TEST_CASE("verify and cached may run on several threads", "[verifier]") {
         thread.join();
     CHECK(failures == std::vector<int>(users, 0));
 }
+
+TEST_CASE("replace_users swaps the users and forgets cached successes", "[verifier][reload]") {
+    verifier v(db_of(cheap_line("alice", "old") + cheap_line("bob", "b")), verifier::options{});
+    REQUIRE(v.verify("alice", "old"));
+    REQUIRE(v.cached("alice", "old"));
+    v.replace_users(db_of(cheap_line("alice", "new")));
+    CHECK_FALSE(v.cached("alice", "old"));
+    CHECK(v.cache_size() == 0);
+    CHECK_FALSE(v.verify("alice", "old"));
+    CHECK_FALSE(v.verify("bob", "b"));
+    CHECK(v.verify("alice", "new"));
+    CHECK(v.cached("alice", "new"));
+    CHECK_THROWS_AS(v.replace_users(nullptr), std::invalid_argument);
+}

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace weir::server {
+
+/// Failed-login throttling per client (an IPv4 address or an IPv6 /64).
+/// After `free_failures` failures each further failure is answered after a
+/// delay that doubles up to `max_delay`; after `block_after` failures the
+/// client is blocked for `block_for`. A success clears the record. Memory is
+/// bounded by `capacity` records. Thread-safe.
+class login_throttle {
+public:
+    using clock = std::chrono::steady_clock;
+    struct options {
+        unsigned free_failures = 5;
+        std::chrono::milliseconds base_delay{250};
+        std::chrono::milliseconds max_delay{4000};
+        unsigned block_after = 30;
+        std::chrono::seconds block_for{600};
+        std::chrono::seconds forget_after{900}; ///< a quiet client's failures are forgotten
+        std::size_t capacity = 65536;
+    };
+
+    explicit login_throttle(options opts);
+
+    /// True while `client` is blocked: close its connections at once.
+    bool blocked(std::string_view client, clock::time_point now = clock::now());
+
+    /// Records a failed login; returns how long to wait before answering it.
+    /// Unknown users and wrong passwords go through here alike.
+    std::chrono::milliseconds failed(std::string_view client, clock::time_point now = clock::now());
+
+    /// A successful login clears the client's failures.
+    void succeeded(std::string_view client);
+
+    std::size_t size();
+
+private:
+    struct record {
+        unsigned failures = 0;
+        clock::time_point last{};
+        clock::time_point blocked_until{};
+    };
+    void make_room(clock::time_point now);
+
+    options opts_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, record> records_;
+};
+
+} // namespace weir::server
