@@ -1,0 +1,247 @@
+#include "auth/ip.hpp"
+
+#include <algorithm>
+#include <cstddef>
+
+namespace weir::auth {
+namespace {
+
+using groups = std::array<std::uint16_t, 8>;
+
+constexpr std::array<std::uint8_t, 12> v4_mapped_prefix = {0, 0, 0, 0, 0,    0,
+                                                           0, 0, 0, 0, 0xff, 0xff};
+
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+int hex_value(char c) {
+    if (is_digit(c)) return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// "0".."max" in decimal, without leading zeros.
+std::optional<unsigned> parse_decimal(std::string_view text, unsigned max) {
+    if (text.empty() || text.size() > 3 || (text.size() > 1 && text[0] == '0')) return {};
+    unsigned value = 0;
+    for (char c : text) {
+        if (!is_digit(c)) return {};
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value > max) return {};
+    return value;
+}
+
+std::optional<ip_address::v4_bytes> parse_v4(std::string_view text) {
+    ip_address::v4_bytes out{};
+    for (std::size_t i = 0; i < 4; ++i) {
+        const auto dot = text.find('.');
+        if ((dot == std::string_view::npos) != (i == 3)) return {};
+        const auto octet = parse_decimal(text.substr(0, dot), 255);
+        if (!octet) return {};
+        out[i] = static_cast<std::uint8_t>(*octet);
+        text = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+    }
+    return out;
+}
+
+std::optional<std::uint16_t> parse_hex_group(std::string_view text) {
+    if (text.empty() || text.size() > 4) return {};
+    unsigned value = 0;
+    for (char c : text) {
+        const int digit = hex_value(c);
+        if (digit < 0) return {};
+        value = value * 16 + static_cast<unsigned>(digit);
+    }
+    return static_cast<std::uint16_t>(value);
+}
+
+/// Colon-separated groups appended to out[n..]; a dotted quad may end `text`
+/// when `v4_tail` is set. An empty `text` is no groups.
+bool parse_groups(std::string_view text, bool v4_tail, groups& out, std::size_t& n) {
+    while (!text.empty()) {
+        const auto colon = text.find(':');
+        const auto piece = text.substr(0, colon);
+        const bool last = colon == std::string_view::npos;
+        if (last && v4_tail && piece.find('.') != std::string_view::npos) {
+            const auto v4 = parse_v4(piece);
+            if (!v4 || n + 2 > out.size()) return false;
+            out[n++] = static_cast<std::uint16_t>((*v4)[0] << 8 | (*v4)[1]);
+            out[n++] = static_cast<std::uint16_t>((*v4)[2] << 8 | (*v4)[3]);
+            return true;
+        }
+        const auto group = parse_hex_group(piece);
+        if (!group || n == out.size()) return false;
+        out[n++] = *group;
+        if (last) return true;
+        text = text.substr(colon + 1);
+        if (text.empty()) return false; // a trailing single ':'
+    }
+    return true;
+}
+
+std::optional<ip_address::v6_bytes> parse_v6(std::string_view text) {
+    groups head{};
+    groups tail{};
+    std::size_t n_head = 0;
+    std::size_t n_tail = 0;
+    const auto gap = text.find("::");
+    if (gap == std::string_view::npos) {
+        if (!parse_groups(text, true, head, n_head) || n_head != 8) return {};
+    } else {
+        if (text.find("::", gap + 1) != std::string_view::npos) return {};
+        if (!parse_groups(text.substr(0, gap), false, head, n_head)) return {};
+        if (!parse_groups(text.substr(gap + 2), true, tail, n_tail)) return {};
+        if (n_head + n_tail > 7) return {};
+    }
+    std::copy_n(tail.begin(), n_tail, head.end() - static_cast<std::ptrdiff_t>(n_tail));
+    ip_address::v6_bytes out{};
+    for (std::size_t i = 0; i < 8; ++i) {
+        out[2 * i] = static_cast<std::uint8_t>(head[i] >> 8);
+        out[2 * i + 1] = static_cast<std::uint8_t>(head[i] & 0xff);
+    }
+    return out;
+}
+
+std::string format_v4(std::span<const std::uint8_t> b) {
+    return std::to_string(b[0]) + '.' + std::to_string(b[1]) + '.' + std::to_string(b[2]) + '.' +
+           std::to_string(b[3]);
+}
+
+std::string format_hex(unsigned value) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    do {
+        out.insert(out.begin(), digits[value % 16]);
+        value /= 16;
+    } while (value != 0);
+    return out;
+}
+
+/// RFC 5952: the longest run (two or more, leftmost on a tie) of zero groups becomes "::".
+std::string format_v6(std::span<const std::uint8_t> b) {
+    groups g{};
+    for (std::size_t i = 0; i < 8; ++i)
+        g[i] = static_cast<std::uint16_t>(b[2 * i] << 8 | b[2 * i + 1]);
+    std::size_t best = 8;
+    std::size_t best_len = 1;
+    for (std::size_t i = 0; i < 8;) {
+        std::size_t j = i;
+        while (j < 8 && g[j] == 0)
+            ++j;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j == i ? i + 1 : j;
+    }
+    std::string out;
+    for (std::size_t i = 0; i < 8; ++i) {
+        if (i == best) {
+            out += "::";
+            i += best_len - 1;
+            continue;
+        }
+        if (!out.empty() && out.back() != ':') out += ':';
+        out += format_hex(g[i]);
+    }
+    return out;
+}
+
+/// `a` with every bit after the first `prefix` bits cleared.
+ip_address masked(const ip_address& a, unsigned prefix) {
+    ip_address::v6_bytes b{};
+    const auto in = a.bytes();
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const unsigned first_bit = static_cast<unsigned>(i) * 8;
+        if (first_bit + 8 <= prefix) {
+            b[i] = in[i];
+        } else if (first_bit < prefix) {
+            b[i] = static_cast<std::uint8_t>(in[i] & (0xff00U >> (prefix - first_bit)));
+        }
+    }
+    if (a.is_v4()) return ip_address(ip_address::v4_bytes{b[0], b[1], b[2], b[3]});
+    return ip_address(b);
+}
+
+} // namespace
+
+ip_address::ip_address(const v4_bytes& bytes) noexcept {
+    std::copy(bytes.begin(), bytes.end(), bytes_.begin());
+}
+
+ip_address::ip_address(const v6_bytes& bytes) noexcept
+    : bytes_(bytes)
+    , v4_(false) {}
+
+std::optional<ip_address> ip_address::parse(std::string_view text) {
+    if (text.find(':') == std::string_view::npos) {
+        if (const auto v4 = parse_v4(text)) return ip_address(*v4);
+        return {};
+    }
+    if (const auto v6 = parse_v6(text)) return ip_address(*v6);
+    return {};
+}
+
+std::span<const std::uint8_t> ip_address::bytes() const noexcept {
+    return {bytes_.data(), v4_ ? std::size_t{4} : std::size_t{16}};
+}
+
+bool ip_address::is_v4_mapped() const noexcept {
+    return !v4_ && std::equal(v4_mapped_prefix.begin(), v4_mapped_prefix.end(), bytes_.begin());
+}
+
+ip_address ip_address::normalized() const noexcept {
+    if (!is_v4_mapped()) return *this;
+    return ip_address(v4_bytes{bytes_[12], bytes_[13], bytes_[14], bytes_[15]});
+}
+
+std::string ip_address::to_string() const {
+    if (v4_) return format_v4(bytes());
+    if (is_v4_mapped()) return "::ffff:" + format_v4(bytes().subspan(12));
+    return format_v6(bytes());
+}
+
+cidr::cidr(const ip_address& host) noexcept
+    : network_(host.normalized())
+    , prefix_(network_.is_v4() ? 32U : 128U) {}
+
+cidr::cidr(const ip_address& address, unsigned prefix) noexcept {
+    prefix_ = std::min(prefix, address.is_v4() ? 32U : 128U);
+    network_ = masked(address, prefix_);
+    if (network_.is_v4_mapped() && prefix_ >= 96) {
+        network_ = network_.normalized();
+        prefix_ -= 96;
+    }
+}
+
+std::optional<cidr> cidr::parse(std::string_view text, parse_error* error) {
+    const auto fail = [error](parse_error e) {
+        if (error) *error = e;
+        return std::optional<cidr>{};
+    };
+    const auto slash = text.find('/');
+    const auto address = ip_address::parse(text.substr(0, slash));
+    if (!address) return fail(parse_error::bad_address);
+    if (slash == std::string_view::npos) return cidr(*address);
+    const auto length = text.substr(slash + 1);
+    const auto prefix = parse_decimal(length, address->is_v4() ? 32U : 128U);
+    if (!prefix) return fail(parse_error::bad_prefix);
+    if (masked(*address, *prefix) != *address) return fail(parse_error::host_bits_set);
+    return cidr(*address, *prefix);
+}
+
+bool cidr::contains(const ip_address& a) const noexcept {
+    const auto n = a.normalized();
+    return n.is_v4() == network_.is_v4() && masked(n, prefix_) == network_;
+}
+
+std::string cidr::to_string() const {
+    const unsigned host = network_.is_v4() ? 32U : 128U;
+    if (prefix_ == host) return network_.to_string();
+    return network_.to_string() + '/' + std::to_string(prefix_);
+}
+
+} // namespace weir::auth
