@@ -43,17 +43,19 @@ std::size_t sessions_for(std::size_t nofile) {
     return nofile > 256 ? (nofile - 128) / 2 : 64;
 }
 
-// SIGHUP: read the users file again. A file with an error changes nothing.
-void reload_users(const cli::options& opts, auth::verifier* verifier) {
-    if (!opts.users_file || verifier == nullptr) {
-        log::info("reload: no --users file, nothing to read");
-        return;
-    }
+// SIGHUP: read the users file and the rules again. Either with an error
+// changes nothing: the running configuration stays whole.
+void reload(const cli::options& opts, auth::verifier* verifier, server::server& srv) {
     try {
-        auto users = std::make_shared<const auth::user_db>(auth::user_db::load(*opts.users_file));
-        const auto count = users->size();
-        verifier->replace_users(std::move(users));
-        log::info("reload: {} user(s) from {}", count, *opts.users_file);
+        std::shared_ptr<const auth::user_db> users;
+        if (opts.users_file && verifier != nullptr)
+            users = std::make_shared<const auth::user_db>(auth::user_db::load(*opts.users_file));
+        const auto rules = server::load_rules(opts.access);
+        for (const auto& l : opts.config.listeners)
+            server::check_not_open_proxy(l, rules);
+        if (users) verifier->replace_users(users);
+        srv.set_access(rules, opts.access);
+        log::info("reload: {} user(s), {} rule(s)", users ? users->size() : 0, rules.size());
     } catch (const std::exception& e) {
         log::error("reload failed, keeping the running configuration: {}", e.what());
     }
@@ -83,8 +85,9 @@ std::shared_ptr<const auth::user_db> generated_users() {
 }
 
 int serve(cli::options& opts) {
+    const auto rules = server::load_rules(opts.access);
     for (const auto& l : opts.config.listeners)
-        server::check_not_open_proxy(l);
+        server::check_not_open_proxy(l, rules);
     std::optional<cli::identity> run_as;
     if (opts.run_as) run_as = cli::lookup_identity(*opts.run_as);
     std::shared_ptr<auth::verifier> verifier;
@@ -99,6 +102,7 @@ int serve(cli::options& opts) {
     if (opts.config.max_sessions == 0) opts.config.max_sessions = sessions_for(nofile);
     server::server srv(opts.config, verifier);
     srv.bind();
+    srv.set_access(rules, opts.access);
     if (run_as) {
         try {
             cli::drop_privileges(*run_as);
@@ -116,7 +120,7 @@ int serve(cli::options& opts) {
     asio::signal_set hup(srv.main_context(), SIGHUP);
     std::function<void(std::error_code, int)> on_hup = [&](std::error_code ec, int) {
         if (ec) return;
-        reload_users(opts, verifier.get());
+        reload(opts, verifier.get(), srv);
         hup.async_wait(on_hup);
     };
     hup.async_wait(on_hup);

@@ -98,6 +98,22 @@ std::optional<int> parse(int argc, char** argv, options& out) {
         ->envname("WEIR_LOGIN_BLOCK_TIME")
         ->check(CLI::Range(1.0, 31536000.0))
         ->capture_default_str();
+    app.add_option("--rule", out.access.rules,
+                   "Access rule, first match wins, e.g. 'allow from 10.0.0.0/8 to any port 443', "
+                   "'deny to 169.254.0.0/16', 'allow user alice to .corp.example'; repeatable")
+        ->envname("WEIR_RULES")
+        ->delimiter(';');
+    app.add_option("--rules-file", out.access.rules_file,
+                   "File of access rules, one per line, checked after the --rule ones")
+        ->envname("WEIR_RULES_FILE");
+    app.add_flag("--deny-private-destinations", out.access.deny_private_everywhere,
+                 "Refuse loopback, link-local (169.254.169.254), unspecified and multicast "
+                 "destinations on every listener (always on for listeners reachable from "
+                 "other hosts)")
+        ->envname("WEIR_DENY_PRIVATE_DESTINATIONS");
+    app.add_flag("--deny-private-ranges", out.access.deny_private_ranges,
+                 "Add RFC 1918, CGNAT (100.64.0.0/10) and IPv6 unique-local ranges to that list")
+        ->envname("WEIR_DENY_PRIVATE_RANGES");
     app.add_option("--run-as", out.run_as,
                    "USER[:GROUP] to switch to once the ports are bound (when started as root)")
         ->envname("WEIR_RUN_AS");

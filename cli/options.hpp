@@ -1,5 +1,6 @@
 #pragma once
 
+#include "socks/server/access.hpp"
 #include "socks/server/config.hpp"
 #include "socks/server/log.hpp"
 
@@ -11,6 +12,7 @@ namespace weir::cli {
 /// The command line, config file and environment, merged.
 struct options {
     server::config config;
+    server::access_config access;
     std::optional<std::string> users_file;
     log::level log_level = log::level::info;
     std::optional<std::string> passwd_name; ///< set for `weir passwd NAME`

@@ -51,7 +51,8 @@ asio::awaitable<std::error_code> connect_one(tcp::socket& out, const tcp::endpoi
 
 asio::awaitable<std::error_code> connect_target(tcp::socket& out, const proto::address& target,
                                                 offload_pool& resolver,
-                                                std::chrono::steady_clock::duration timeout) {
+                                                std::chrono::steady_clock::duration timeout,
+                                                const address_filter& allowed) {
     asio::steady_timer deadline(co_await asio::this_coro::executor, timeout);
     auto endpoints = literal_endpoints(target);
     if (target.is_domain()) {
@@ -63,6 +64,8 @@ asio::awaitable<std::error_code> connect_target(tcp::socket& out, const proto::a
         if (result.error) co_return result.error;
         endpoints = std::move(result.endpoints);
     }
+    std::erase_if(endpoints, [&](const tcp::endpoint& ep) { return !allowed(ep.address()); });
+    if (endpoints.empty()) co_return proto::errc::not_allowed;
     std::error_code ec = proto::errc::host_not_found;
     for (const auto& ep : endpoints) {
         ec = co_await connect_one(out, ep, deadline);

@@ -126,13 +126,4 @@ bool is_loopback(const listen_spec& spec) {
     return !ec && addr.is_loopback();
 }
 
-void check_not_open_proxy(const listen_spec& spec) {
-    if (spec.auth == auth_mode::password || is_loopback(spec)) return;
-    throw listen_url_error(fmt::format(
-        "--listen {}: clients on any network could use this listener without a password "
-        "(an open proxy); use socks5://{}:{} (password required) or a loopback address",
-        to_url(spec), spec.host.find(':') != std::string::npos ? "[" + spec.host + "]" : spec.host,
-        spec.port));
-}
-
 } // namespace weir::server

@@ -53,7 +53,4 @@ namespace weir::server {
 /// local clients can reach it.
 bool is_loopback(const listen_spec& spec);
 
-/// Throws listen_url_error when a listener would be an open proxy: no
-/// password on a non-loopback address. The message says what to do instead.
-void check_not_open_proxy(const listen_spec& spec);
 } // namespace weir::server

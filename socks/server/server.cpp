@@ -52,8 +52,12 @@ server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
     , auth_pool_("weir-auth", cfg_.auth_threads, cfg_.auth_queue)
     , admission_({cfg_.max_sessions, cfg_.max_sessions_per_client, cfg_.max_handshakes})
     , throttle_(cfg_.throttle)
-    , ctx_{cfg_, resolver_pool_, auth_pool_, verifier_.get(),
-           cfg_.throttle_logins ? &throttle_ : nullptr} {
+    , ctx_{cfg_,
+           resolver_pool_,
+           auth_pool_,
+           verifier_.get(),
+           cfg_.throttle_logins ? &throttle_ : nullptr,
+           access_} {
     const auto n = thread_count(cfg_.threads);
     for (std::size_t i = 0; i < n; ++i) {
         contexts_.push_back(std::make_unique<asio::io_context>(1));
@@ -66,6 +70,16 @@ server::~server() {
     // Workers post results to the contexts: join them before the contexts go.
     resolver_pool_.stop();
     auth_pool_.stop();
+    // A pending accept holds a socket of another thread's context: let every
+    // aborted accept finish while all the contexts still exist.
+    for (auto& l : listeners_) {
+        std::error_code ignored;
+        l->acceptor.close(ignored);
+    }
+    for (auto& c : contexts_) {
+        c->restart();
+        c->poll();
+    }
     listeners_.clear();
     contexts_.clear();
 }
@@ -87,7 +101,7 @@ void server::bind() {
         auto bound = spec;
         bound.port = acceptor.local_endpoint().port();
         listeners_.push_back(std::make_unique<listener>(
-            listener{{bound, to_url(bound), handshake_options(bound)}, std::move(acceptor)}));
+            listener{{bound, i, to_url(bound), handshake_options(bound)}, std::move(acceptor)}));
     }
     for (auto& l : listeners_) {
         asio::co_spawn(l->acceptor.get_executor(), accept_loop(*l), log_exception);
@@ -176,6 +190,13 @@ void server::stop() {
         g.reset();
     for (auto& c : contexts_)
         c->stop();
+}
+
+void server::set_access(const std::vector<auth::rule>& rules, const access_config& cfg) {
+    access_table::policies by_listener;
+    for (const auto& l : listeners_)
+        by_listener.push_back(policy_for(l->info.spec, l->info.url, rules, cfg));
+    access_.set(std::move(by_listener));
 }
 
 std::vector<std::string> server::urls() const {

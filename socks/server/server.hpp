@@ -1,6 +1,7 @@
 #pragma once
 
 #include "auth/verifier.hpp"
+#include "socks/server/access.hpp"
 #include "socks/server/config.hpp"
 #include "socks/server/offload_pool.hpp"
 #include "socks/server/session.hpp"
@@ -40,6 +41,9 @@ public:
     /// Logs "listening on URL" for each listener, then runs the I/O threads (the
     /// caller's thread is one of them) until stop().
     void run();
+    /// Installs (or, on reload, replaces) the access rules of every listener;
+    /// call after bind(), since rules may name a listener by its bound URL.
+    void set_access(const std::vector<auth::rule>& rules, const access_config& cfg);
     /// Stops accepting and ends all sessions; safe from any thread.
     void stop();
 
@@ -64,6 +68,7 @@ private:
     offload_pool auth_pool_;
     admission admission_;
     login_throttle throttle_;
+    access_table access_;
     server_context ctx_;
     std::vector<std::unique_ptr<asio::io_context>> contexts_;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;

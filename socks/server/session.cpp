@@ -1,5 +1,6 @@
 #include "socks/server/session.hpp"
 
+#include "socks/server/access.hpp"
 #include "socks/server/connector.hpp"
 #include "socks/server/log.hpp"
 
@@ -27,6 +28,7 @@ struct session_record {
     std::string client;
     std::string proto = "-";
     std::string user = "-";
+    std::optional<std::string> authenticated; ///< the user, once the password checked out
     std::string target = "-";
     std::string result = "succeeded";
     std::string end;   ///< how the relay ended: eof, idle-timeout, error:...
@@ -126,8 +128,10 @@ negotiate(tcp::socket& client, const std::string& client_key, proto::server_hand
             hs.receive(std::span(buf.data(), n));
         } else if (auto* cred = std::get_if<proto::credentials_event>(&ev)) {
             rec.user = log::printable(cred->username);
-            hs.auth_result(
-                co_await check_password(ctx, client_key, cred->username, cred->password));
+            const bool ok =
+                co_await check_password(ctx, client_key, cred->username, cred->password);
+            if (ok) rec.authenticated = cred->username;
+            hs.auth_result(ok);
         } else if (auto* req = std::get_if<proto::request_event>(&ev)) {
             co_return std::move(*req);
         } else {
@@ -146,16 +150,30 @@ std::string protocol_name(const proto::request_event& req) {
     return req.destination.is_domain() ? "socks4a" : "socks4";
 }
 
+// Checks the rules and connects: the reply's error, or none.
+asio::awaitable<std::error_code>
+connect_allowed(tcp::socket& target, const proto::request_event& req, const accepted& conn,
+                const listener_info& listener, server_context& ctx, const session_record& rec) {
+    if (req.cmd != proto::command::connect) co_return proto::errc::command_not_supported;
+    access_check access(ctx.access.get(), listener.index,
+                        facts_of(req, conn.remote, listener.url, rec.authenticated));
+    std::error_code ec = proto::errc::not_allowed;
+    if (access.allowed_by_name())
+        ec = co_await connect_target(target, req.destination, ctx.resolver, ctx.cfg.connect_timeout,
+                                     [&](const asio::ip::address& a) { return access.allowed(a); });
+    if (ec == proto::errc::not_allowed && access.denial())
+        log::info("refused client={} target={} by {}", rec.client, rec.target,
+                  auth::describe(*access.denial()));
+    co_return ec;
+}
+
 // Connects, replies, forwards pipelined bytes; returns the target socket if relaying should start.
-asio::awaitable<std::optional<tcp::socket>> reach_target(tcp::socket& client,
-                                                         proto::server_handshake& hs,
-                                                         const proto::request_event& req,
-                                                         server_context& ctx, session_record& rec) {
+asio::awaitable<std::optional<tcp::socket>>
+reach_target(tcp::socket& client, proto::server_handshake& hs, const proto::request_event& req,
+             const accepted& conn, const listener_info& listener, server_context& ctx,
+             session_record& rec) {
     tcp::socket target(client.get_executor());
-    std::error_code ec = proto::errc::command_not_supported;
-    if (req.cmd == proto::command::connect)
-        ec =
-            co_await connect_target(target, req.destination, ctx.resolver, ctx.cfg.connect_timeout);
+    const auto ec = co_await connect_allowed(target, req, conn, listener, ctx, rec);
     proto::address bound{proto::ipv4_bytes{}, 0};
     if (!ec) {
         std::error_code local_ec;
@@ -216,8 +234,8 @@ asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
 
     // connect_target bounds itself by the connect timeout; the replies are bounded here.
     timer.expires_after(ctx.cfg.connect_timeout + ctx.cfg.handshake_timeout);
-    auto reached =
-        co_await (reach_target(client, hs, *request, ctx, rec) || timer.async_wait(use_tuple));
+    auto reached = co_await (reach_target(client, hs, *request, conn, listener, ctx, rec) ||
+                             timer.async_wait(use_tuple));
     if (reached.index() == 1) rec.result = "reply-timeout";
     if (reached.index() == 1 || !std::get<0>(reached)) {
         log_session(rec, listener);

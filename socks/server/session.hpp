@@ -2,6 +2,7 @@
 
 #include "auth/verifier.hpp"
 #include "socks/proto/server_handshake.hpp"
+#include "socks/server/access.hpp"
 #include "socks/server/admission.hpp"
 #include "socks/server/config.hpp"
 #include "socks/server/login_throttle.hpp"
@@ -22,6 +23,7 @@ struct server_context {
     offload_pool& auth_pool;
     auth::verifier* verifier; ///< null when no listener asks for a password
     login_throttle* throttle; ///< null when throttling is off
+    access_table& access;     ///< the rules, per listener
 };
 
 /// One accepted connection, as the session receives it.
@@ -39,7 +41,8 @@ std::string client_key(const asio::ip::address& a);
 /// One bound listener, as sessions see it.
 struct listener_info {
     listen_spec spec;
-    std::string url; ///< with the real port, e.g. socks5://127.0.0.1:41234
+    std::size_t index = 0; ///< position among the listeners (the access table's index)
+    std::string url;       ///< with the real port, e.g. socks5://127.0.0.1:41234
     proto::server_handshake::options handshake;
 };
 

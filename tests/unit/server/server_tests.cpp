@@ -1,3 +1,4 @@
+#include "socks/server/access.hpp"
 #include "socks/server/connector.hpp"
 #include "socks/server/listen_url.hpp"
 #include "socks/server/log.hpp"
@@ -94,14 +95,59 @@ TEST_CASE("listen URLs print back with brackets for IPv6", "[listen_url]") {
     CHECK(defaults[2].auth == auth_mode::password);
 }
 
-TEST_CASE("a listener without a password on a public address is refused", "[listen_url]") {
-    CHECK_NOTHROW(check_not_open_proxy(parse_listen_url("socks://127.0.0.2:1080")));
-    CHECK_NOTHROW(check_not_open_proxy(parse_listen_url("socks5://[::1]:1080?auth=none")));
-    CHECK_NOTHROW(check_not_open_proxy(parse_listen_url("socks5://0.0.0.0:1080")));
-    CHECK_THROWS_WITH(check_not_open_proxy(parse_listen_url("socks://0.0.0.0:1080")),
-                      Catch::Contains("open proxy") && Catch::Contains("socks5://0.0.0.0:1080"));
-    CHECK_THROWS_WITH(check_not_open_proxy(parse_listen_url("socks5://[::]:1080?auth=none")),
+TEST_CASE("a listener without a password on a public address needs client rules", "[access]") {
+    const std::vector<auth::rule> none;
+    CHECK_NOTHROW(check_not_open_proxy(parse_listen_url("socks://127.0.0.2:1080"), none));
+    CHECK_NOTHROW(check_not_open_proxy(parse_listen_url("socks5://[::1]:1080?auth=none"), none));
+    CHECK_NOTHROW(check_not_open_proxy(parse_listen_url("socks5://0.0.0.0:1080"), none));
+    CHECK_THROWS_WITH(check_not_open_proxy(parse_listen_url("socks://0.0.0.0:1080"), none),
+                      Catch::Contains("open proxy") &&
+                          Catch::Contains("--rule 'allow from 192.168.1.0/24'") &&
+                          Catch::Contains("socks5://0.0.0.0:1080"));
+    CHECK_THROWS_WITH(check_not_open_proxy(parse_listen_url("socks5://[::]:1080?auth=none"), none),
                       Catch::Contains("socks5://[::]:1080"));
+    const auto open = parse_listen_url("socks://0.0.0.0:1080");
+    // Rules that do not restrict clients do not count.
+    CHECK_THROWS(check_not_open_proxy(open, {auth::parse_rule("allow from any")}));
+    CHECK_THROWS(check_not_open_proxy(open, {auth::parse_rule("deny from 10.0.0.0/8")}));
+    CHECK_THROWS(check_not_open_proxy(
+        open, {auth::parse_rule("allow from 10.0.0.0/8 listener socks://0.0.0.0:9")}));
+    CHECK_NOTHROW(check_not_open_proxy(open, {auth::parse_rule("allow from 10.0.0.0/8")}));
+    CHECK_NOTHROW(check_not_open_proxy(
+        open, {auth::parse_rule("allow from 10.0.0.0/8 listener socks://0.0.0.0:1080")}));
+}
+
+TEST_CASE("listener policies: presets off the loopback, default deny when open", "[access]") {
+    access_config cfg;
+    const auto rules = std::vector{auth::parse_rule("allow from 10.0.0.0/8")};
+    auto facts = [](const char* client, const char* dest) {
+        auth::request_facts f;
+        f.client = *auth::ip_address::parse(client);
+        f.destination_address = auth::ip_address::parse(dest);
+        f.port = 80;
+        return f;
+    };
+    const auto local = parse_listen_url("socks://127.0.0.1:1080");
+    const auto local_policy = policy_for(local, to_url(local), {}, cfg);
+    CHECK(local_policy.check(facts("127.0.0.1", "127.0.0.1")).result == auth::verdict::allow);
+
+    const auto open = parse_listen_url("socks://0.0.0.0:1080");
+    const auto open_policy = policy_for(open, to_url(open), rules, cfg);
+    CHECK(open_policy.check(facts("10.1.1.1", "192.0.2.1")).result == auth::verdict::allow);
+    CHECK(open_policy.check(facts("192.0.2.9", "192.0.2.1")).result == auth::verdict::deny);
+
+    const auto pw = parse_listen_url("socks5://0.0.0.0:1088");
+    const auto pw_policy = policy_for(pw, to_url(pw), {}, cfg);
+    CHECK(pw_policy.check(facts("192.0.2.9", "192.0.2.1")).result == auth::verdict::allow);
+    CHECK(pw_policy.check(facts("192.0.2.9", "127.0.0.1")).result == auth::verdict::deny);
+    CHECK(pw_policy.check(facts("192.0.2.9", "169.254.169.254")).result == auth::verdict::deny);
+    CHECK(pw_policy.check(facts("192.0.2.9", "10.0.0.1")).result == auth::verdict::allow);
+
+    cfg.deny_private_everywhere = true;
+    cfg.deny_private_ranges = true;
+    const auto strict = policy_for(local, to_url(local), {}, cfg);
+    CHECK(strict.check(facts("127.0.0.1", "127.0.0.1")).result == auth::verdict::deny);
+    CHECK(strict.check(facts("127.0.0.1", "10.0.0.1")).result == auth::verdict::deny);
 }
 
 TEST_CASE("log text from the network stays on one line", "[log]") {
@@ -176,7 +222,7 @@ TEST_CASE("resolver: numeric and localhost names resolve, with the port", "[reso
     CHECK(resolve_blocking("bad name with spaces", 80).error == proto::errc::host_not_found);
 }
 
-TEST_CASE("connector: a closed port is refused, an open one connects", "[connector]") {
+TEST_CASE("connector: refused, connected, or every address filtered out", "[connector]") {
     asio::io_context io;
     offload_pool pool("test", 1, 8);
     tcp::acceptor open(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -185,16 +231,29 @@ TEST_CASE("connector: a closed port is refused, an open one connects", "[connect
         tcp::acceptor closed(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
         closed_port = closed.local_endpoint().port();
     }
-    auto [refused, ok] =
-        run(io, [&]() -> asio::awaitable<std::pair<std::error_code, std::error_code>> {
-            tcp::socket s(io);
-            proto::address a{proto::ipv4_bytes{127, 0, 0, 1}, closed_port};
-            auto e1 = co_await connect_target(s, a, pool, std::chrono::seconds(30));
-            proto::address b{std::string("localhost"), open.local_endpoint().port()};
-            auto e2 = co_await connect_target(s, b, pool, std::chrono::seconds(30));
-            co_return std::pair{e1, e2};
-        }());
+    const address_filter any = [](const asio::ip::address&) { return true; };
+    std::vector<asio::ip::address> asked;
+    const address_filter none = [&](const asio::ip::address& a) {
+        asked.push_back(a);
+        return false;
+    };
+    using results = std::array<std::error_code, 3>;
+    auto [refused, ok, filtered] = run(io, [&]() -> asio::awaitable<results> {
+        tcp::socket s(io);
+        const auto port = open.local_endpoint().port();
+        proto::address a{proto::ipv4_bytes{127, 0, 0, 1}, closed_port};
+        auto e1 = co_await connect_target(s, a, pool, std::chrono::seconds(30), any);
+        proto::address b{std::string("localhost"), port};
+        auto e2 = co_await connect_target(s, b, pool, std::chrono::seconds(30), any);
+        auto e3 = co_await connect_target(s, b, pool, std::chrono::seconds(30), none);
+        co_return results{e1, e2, e3};
+    }());
     CHECK(refused == std::errc::connection_refused);
     CHECK(proto::to_reply_code(refused) == proto::reply_code::connection_refused);
     CHECK_FALSE(ok);
+    CHECK(filtered == proto::errc::not_allowed);
+    CHECK(proto::to_reply_code(filtered) == proto::reply_code::not_allowed);
+    REQUIRE_FALSE(asked.empty()); // every resolved address was put to the filter
+    for (const auto& a : asked)
+        CHECK(a.is_loopback());
 }

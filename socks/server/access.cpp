@@ -1,0 +1,129 @@
+#include "socks/server/access.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/core.h>
+
+namespace weir::server {
+namespace {
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw auth::rule_error(
+            fmt::format("cannot read rules file {}: {}", path.string(), std::strerror(errno)));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+bool applies_to(const auth::rule& r, const std::string& url) {
+    return !r.listener || *r.listener == url;
+}
+
+} // namespace
+
+std::vector<auth::rule> load_rules(const access_config& cfg) {
+    std::vector<auth::rule> rules;
+    for (const auto& text : cfg.rules)
+        rules.push_back(auth::parse_rule(text));
+    if (cfg.rules_file) {
+        auto from_file =
+            auth::parse_rules_file(read_file(*cfg.rules_file), cfg.rules_file->string());
+        rules.insert(rules.end(), from_file.begin(), from_file.end());
+    }
+    return rules;
+}
+
+auth::policy policy_for(const listen_spec& spec, const std::string& url,
+                        const std::vector<auth::rule>& rules, const access_config& cfg) {
+    std::vector<auth::rule> mine;
+    for (const auto& r : rules)
+        if (applies_to(r, url)) mine.push_back(r);
+    if (cfg.deny_private_everywhere || !is_loopback(spec)) {
+        auto preset = auth::private_destination_rules(cfg.deny_private_ranges);
+        mine.insert(mine.end(), preset.begin(), preset.end());
+    }
+    const bool open = spec.auth == auth_mode::none && !is_loopback(spec);
+    return auth::policy(std::move(mine), open ? auth::action::deny : auth::action::allow);
+}
+
+void check_not_open_proxy(const listen_spec& spec, const std::vector<auth::rule>& rules) {
+    if (spec.auth == auth_mode::password || is_loopback(spec)) return;
+    const auto url = to_url(spec);
+    for (const auto& r : rules) {
+        const bool restricts_clients =
+            r.act == auth::action::allow && r.from && std::holds_alternative<auth::cidr>(*r.from);
+        if (restricts_clients && (!r.listener || *r.listener == url)) return;
+    }
+    const bool v6 = spec.host.find(':') != std::string::npos;
+    throw listen_url_error(fmt::format(
+        "--listen {0}: clients on other hosts could use this listener without a password "
+        "(an open proxy). Say which clients may, e.g. --rule 'allow from 192.168.1.0/24' "
+        "(everyone else is refused), or require a password: --listen socks5://{1}{2}{3}:{4}",
+        url, v6 ? "[" : "", spec.host, v6 ? "]" : "", spec.port));
+}
+
+auth::ip_address to_policy_address(const asio::ip::address& a) {
+    if (a.is_v4()) return auth::ip_address(a.to_v4().to_bytes());
+    return auth::ip_address(a.to_v6().to_bytes());
+}
+
+void access_table::set(policies by_listener) {
+    auto next = std::make_shared<const policies>(std::move(by_listener));
+    std::lock_guard lock(mutex_);
+    policies_ = std::move(next);
+}
+
+std::shared_ptr<const access_table::policies> access_table::get() const {
+    std::lock_guard lock(mutex_);
+    return policies_;
+}
+
+access_check::access_check(std::shared_ptr<const access_table::policies> table,
+                           std::size_t listener, auth::request_facts facts)
+    : table_(std::move(table))
+    , policy_(table_->at(listener))
+    , facts_(std::move(facts)) {}
+
+bool access_check::allowed_by_name() {
+    const auto d = policy_.check(facts_);
+    if (d.result != auth::verdict::deny) return true;
+    denial_ = d;
+    return false;
+}
+
+bool access_check::allowed(const asio::ip::address& address) {
+    facts_.destination_address = to_policy_address(address);
+    const auto d = policy_.check(facts_);
+    if (d.result == auth::verdict::allow) return true;
+    denial_ = d;
+    return false;
+}
+
+auth::request_facts facts_of(const proto::request_event& request,
+                             const asio::ip::tcp::endpoint& client, const std::string& listener_url,
+                             const std::optional<std::string>& user) {
+    auth::request_facts f;
+    f.client = to_policy_address(client.address());
+    f.listener = listener_url;
+    f.user = user;
+    f.port = request.destination.port;
+    f.command = request.cmd == proto::command::bind            ? auth::request_command::bind
+                : request.cmd == proto::command::udp_associate ? auth::request_command::udp
+                                                               : auth::request_command::connect;
+    const auto& host = request.destination.host;
+    if (const auto* name = std::get_if<std::string>(&host))
+        f.destination_name = *name;
+    else if (const auto* v4 = std::get_if<proto::ipv4_bytes>(&host))
+        f.destination_address = auth::ip_address(*v4);
+    else
+        f.destination_address = auth::ip_address(std::get<proto::ipv6_bytes>(host));
+    return f;
+}
+
+} // namespace weir::server

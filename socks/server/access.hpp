@@ -1,0 +1,87 @@
+#pragma once
+
+#include "auth/policy.hpp"
+#include "socks/proto/server_handshake.hpp"
+#include "socks/server/listen_url.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/ip/address.hpp>
+#include <asio/ip/tcp.hpp>
+
+namespace weir::server {
+
+/// Where the access rules come from (flags and an optional rules file).
+struct access_config {
+    std::vector<std::string> rules;                  ///< --rule, in order
+    std::optional<std::filesystem::path> rules_file; ///< --rules-file, after the --rule ones
+    bool deny_private_everywhere =
+        false;                        ///< --deny-private-destinations: on loopback listeners too
+    bool deny_private_ranges = false; ///< --deny-private-ranges: RFC 1918, CGNAT, ULA too
+};
+
+/// The rules as parsed: throws auth::rule_error (a bad --rule) or
+/// std::runtime_error (an unreadable or bad rules file), never half-loaded.
+std::vector<auth::rule> load_rules(const access_config& cfg);
+
+/// The policy one listener enforces: the configured rules, then (on a
+/// listener reachable from other hosts, or everywhere when asked) the
+/// private-destination preset, then the default: deny for a listener without
+/// a password on a non-loopback address, allow otherwise.
+auth::policy policy_for(const listen_spec& spec, const std::string& url,
+                        const std::vector<auth::rule>& rules, const access_config& cfg);
+
+/// Start-up check: a listener without a password on a non-loopback address
+/// must have an `allow from <network>` rule that applies to it (and then
+/// refuses everyone else). Throws listen_url_error saying what to add.
+void check_not_open_proxy(const listen_spec& spec, const std::vector<auth::rule>& rules);
+
+/// Asio address -> the policy's address type.
+auth::ip_address to_policy_address(const asio::ip::address& a);
+
+/// The policies of all listeners (by listener index), replaced whole by a
+/// reload while sessions keep the set they started with. Thread-safe.
+class access_table {
+public:
+    using policies = std::vector<auth::policy>;
+    void set(policies by_listener);
+    std::shared_ptr<const policies> get() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const policies> policies_ = std::make_shared<const policies>();
+};
+
+/// The access check of one request: first what the client asked for (a name
+/// or a literal address), then every address a name resolves to, so a name
+/// that resolves to a forbidden address (DNS rebinding) is refused.
+class access_check {
+public:
+    access_check(std::shared_ptr<const access_table::policies> table, std::size_t listener,
+                 auth::request_facts facts);
+
+    /// Before resolving: false when the request is denied whatever it resolves to.
+    bool allowed_by_name();
+    /// For each address to connect to: false when that address is denied.
+    bool allowed(const asio::ip::address& address);
+    /// The decision that refused the request (for the log), if one did.
+    const std::optional<auth::decision>& denial() const noexcept { return denial_; }
+
+private:
+    std::shared_ptr<const access_table::policies> table_;
+    const auth::policy& policy_;
+    auth::request_facts facts_;
+    std::optional<auth::decision> denial_;
+};
+
+/// The facts a policy needs about a request.
+auth::request_facts facts_of(const proto::request_event& request,
+                             const asio::ip::tcp::endpoint& client, const std::string& listener_url,
+                             const std::optional<std::string>& user);
+
+} // namespace weir::server
