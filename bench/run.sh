@@ -96,6 +96,7 @@ start_proxy() {
         [[ -f $work/users ]] || printf '%s\n' "$pass" | "$weir" passwd "$user" >"$work/users"
         spawn "$weir" --relay "${1#weir-}" --listen "socks://127.0.0.1:$port" \
             --listen "socks5://127.0.0.1:$((port + 1))" --users "$work/users" --log-level warn \
+            --max-sessions-per-client 0 \
             2>>"$work/$1.log"
         proxy_pid=$last_pid auth_pid=$last_pid
         auth_url=socks5://$user:$pass@127.0.0.1:$((port + 1))

@@ -52,6 +52,16 @@ std::optional<int> parse(int argc, char** argv, options& out) {
         ->envname("WEIR_RELAY")
         ->check(CLI::IsMember({"splice", "copy"}))
         ->capture_default_str();
+    app.add_option("--pipe-size", out.config.relay.pipe_size,
+                   "splice: bytes of pipe per direction while bytes are in flight")
+        ->envname("WEIR_PIPE_SIZE")
+        ->check(CLI::Range(std::size_t{4096}, std::size_t{64} << 20))
+        ->capture_default_str();
+    app.add_option("--pipe-budget", out.config.relay.pipe_budget,
+                   "splice: bytes of pipes in all, pooled ones included; past it, bursts are "
+                   "copied (unprivileged users get 64 MiB of pipes from the kernel)")
+        ->envname("WEIR_PIPE_BUDGET")
+        ->capture_default_str();
     app.add_option("--handshake-timeout", handshake,
                    "Seconds a client has to finish greeting, auth and request")
         ->envname("WEIR_HANDSHAKE_TIMEOUT")

@@ -85,6 +85,22 @@ asio::awaitable<void> read_to_end(tcp::socket& socket, read_result& into) {
     }
 }
 
+asio::awaitable<void> talk_then_listen(tcp::socket& socket, const bytes& data, read_result& into) {
+    co_await send(socket, data, true);
+    co_await read_to_end(socket, into);
+}
+
+asio::awaitable<void> listen_then_answer(tcp::socket& socket, const bytes& data,
+                                         read_result& into) {
+    co_await read_to_end(socket, into);
+    co_await send(socket, data, true);
+    socket.close();
+}
+
+bool same_bytes(const bytes& got, const bytes& expected) {
+    return got == expected;
+}
+
 void reset_close(tcp::socket& socket) {
     socket.set_option(asio::socket_base::linger(true, 0));
     socket.close();
@@ -122,6 +138,7 @@ bool relay_harness::run() {
 asio::awaitable<void> relay_harness::drive_relay(relay_impl impl, relay_options options,
                                                  std::chrono::milliseconds cancel_after) {
     using namespace asio::experimental::awaitable_operators;
+    if (trim_pools) trim_local_pools();
     fds_before = open_fds({client_fd_, target_fd_});
     if (cancel_after.count() == 0) {
         stats = co_await call_relay(impl, options);
@@ -130,6 +147,7 @@ asio::awaitable<void> relay_harness::drive_relay(relay_impl impl, relay_options 
         cancelled = result.index() == 1;
         if (!cancelled) stats = std::get<0>(result);
     }
+    if (trim_pools) trim_local_pools();
     fds_after = open_fds({client_fd_, target_fd_});
     proxy_client_.reset();
     proxy_target_.reset();

@@ -43,6 +43,12 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds delay);
 asio::awaitable<void> send(tcp::socket& socket, const bytes& data, bool then_shutdown);
 /// Reads until EOF or an error.
 asio::awaitable<void> read_to_end(tcp::socket& socket, read_result& into);
+/// Sends `data`, half-closes, then reads what comes back until EOF.
+asio::awaitable<void> talk_then_listen(tcp::socket& socket, const bytes& data, read_result& into);
+/// Reads until EOF, then answers `data` and closes.
+asio::awaitable<void> listen_then_answer(tcp::socket& socket, const bytes& data, read_result& into);
+/// Compared outside CHECK, which would print megabytes on a mismatch.
+bool same_bytes(const bytes& got, const bytes& expected);
 /// Closes with SO_LINGER 0, so that the peer gets a reset.
 void reset_close(tcp::socket& socket);
 
@@ -52,7 +58,7 @@ class relay_harness {
 public:
     relay_harness();
 
-    /// Starts the relay; once it returns, records the fd count and destroys
+    /// Starts the relay; once it returns, records the open fds and destroys
     /// the proxy's sockets, as a session does. A non-zero `cancel_after`
     /// cancels the relay from outside after that delay.
     void start_relay(relay_impl impl, const relay_options& options,
@@ -69,8 +75,11 @@ public:
     std::optional<relay_stats> stats; ///< set when the relay returned
     bool handled = false;             ///< splice_relay's answer (relay_impl::splice)
     bool cancelled = false;           ///< the relay was cancelled from outside
-    std::set<int> fds_before;         ///< open fds but the ends' when the relay started
-    std::set<int> fds_after;          ///< the same when it returned
+    /// Empty this thread's pools before and after the relay, so that the fd
+    /// counts show exactly what the relay itself left open (nothing).
+    bool trim_pools = true;
+    std::set<int> fds_before; ///< open fds but the ends' when the relay started
+    std::set<int> fds_after;  ///< the same when it returned
 
 private:
     asio::awaitable<void> drive_relay(relay_impl impl, relay_options options,

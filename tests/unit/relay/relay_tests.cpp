@@ -18,7 +18,8 @@ using namespace weir::relay::test;
 
 namespace {
 
-/// Both relays, with their default sizes and with small odd ones (many partial moves).
+/// Both relays, with their default sizes and with small odd ones (many
+/// partial moves; splice without the probe: pipes from the first byte).
 relay_options options_for(relay_impl impl, bool small) {
     relay_options options;
     options.kind = impl == relay_impl::copy ? relay_kind::copy : relay_kind::splice;
@@ -26,22 +27,9 @@ relay_options options_for(relay_impl impl, bool small) {
     if (small) {
         options.pipe_size = 4096;
         options.buffer_size = 1000;
+        options.splice_probe = 0;
     }
     return options;
-}
-
-/// Sends `data`, half-closes, then reads what comes back until EOF.
-asio::awaitable<void> talk_then_listen(tcp::socket& socket, const bytes& data, read_result& into) {
-    co_await send(socket, data, true);
-    co_await read_to_end(socket, into);
-}
-
-/// Reads until EOF, then answers `data` and closes.
-asio::awaitable<void> listen_then_answer(tcp::socket& socket, const bytes& data,
-                                         read_result& into) {
-    co_await read_to_end(socket, into);
-    co_await send(socket, data, true);
-    socket.close();
 }
 
 /// Sends small chunks at `interval`, `count` times, then half-closes.
@@ -70,11 +58,6 @@ asio::awaitable<void> read_then_reset(tcp::socket& socket, std::size_t count) {
     co_await asio::async_read(socket, asio::buffer(chunk),
                               asio::experimental::as_tuple(asio::use_awaitable));
     reset_close(socket);
-}
-
-/// Compared outside CHECK, which would print megabytes on a mismatch.
-bool same_bytes(const bytes& got, const bytes& expected) {
-    return got == expected;
 }
 
 } // namespace

@@ -1,0 +1,166 @@
+#include "socks/relay/direction.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <new>
+#include <sys/socket.h>
+#include <utility>
+
+#include <asio/error.hpp>
+
+namespace weir::relay::detail {
+namespace {
+
+constexpr unsigned splice_flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+constexpr int send_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+constexpr std::size_t default_buffer_size = 64 * 1024;
+/// A splice into the pipe shorter than this counts as the source running dry.
+constexpr std::size_t full_pipe_read = 64 * 1024;
+/// Bytes one pump() reads at most before it lets the thread's other relays run.
+constexpr std::size_t bytes_per_turn = 64 * 1024;
+
+/// Asio's own system category, so that errors compare equal to asio::error values.
+std::error_code system_error(int value) {
+    return {value, asio::error::get_system_category()};
+}
+
+bool would_block(int error) {
+    return error == EAGAIN || error == EWOULDBLOCK;
+}
+
+} // namespace
+
+direction::direction(int src, int dst, const relay_options& options, bool splice)
+    : src_(src)
+    , dst_(dst)
+    , options_(options)
+    , splice_(splice) {}
+
+direction::next direction::pump(std::error_code& error) {
+    std::size_t turn = 0;
+    for (;;) {
+        if (const auto then = held_ > 0 ? deliver(error) : refill(error, turn)) return *then;
+    }
+}
+
+std::optional<direction::next> direction::deliver(std::error_code& error) {
+    while (held_ > 0) {
+        const ssize_t n = drain();
+        if (n > 0) {
+            const auto moved = static_cast<std::size_t>(n);
+            held_ -= moved;
+            head_ += moved;
+            delivered_ += moved;
+        } else if (n < 0 && would_block(errno)) {
+            return next::writable;
+        } else if (n == 0 || errno != EINTR) {
+            error = system_error(n == 0 ? EIO : errno); // a non-empty pipe never gives 0
+            release();
+            return next::done;
+        }
+    }
+    head_ = 0;
+    return std::nullopt;
+}
+
+/// With nothing held: passes EOF on, or reads more, or says to wait.
+std::optional<direction::next> direction::refill(std::error_code& error, std::size_t& turn) {
+    if (eof_) {
+        release();
+        ::shutdown(dst_, SHUT_WR); // the peer may be gone already: nothing left to tell it
+        return next::done;
+    }
+    // After a short read the wait costs no more than a read that would block,
+    // and it is safe: a wait on a socket that is readable already completes at
+    // once (asio re-arms epoll with EPOLL_CTL_MOD, which polls the socket).
+    if (drained_) {
+        release();
+        return next::readable;
+    }
+    if (turn >= bytes_per_turn) return next::more; // keeps the carrier: it is busy
+    if (!choose_carrier()) {
+        error = asio::error::no_memory;
+        release();
+        return next::done;
+    }
+    const ssize_t n = fill();
+    if (n > 0) {
+        held_ = static_cast<std::size_t>(n);
+        turn += held_;
+    } else if (n == 0) {
+        eof_ = true;
+    } else if (would_block(errno)) {
+        release();
+        return next::readable;
+    } else if (errno != EINTR) {
+        error = system_error(errno);
+        release();
+        return next::done;
+    }
+    return std::nullopt;
+}
+
+void direction::release() noexcept {
+    if (pipe_) {
+        if (held_ == 0)
+            pipe_pool::local().give_back(*pipe_, options_.spare_pipes);
+        else
+            pipe_pool::local().discard(*pipe_);
+        pipe_.reset();
+    }
+    drop_buffer();
+    held_ = 0;
+    head_ = 0;
+    drained_ = probed_ = fell_back_ = false;
+}
+
+/// Copy: a buffer. Splice: a buffer for the burst's first read when probing,
+/// then a pipe, or a buffer again when no pipe is to be had.
+bool direction::choose_carrier() {
+    const std::size_t size = options_.buffer_size > 0 ? options_.buffer_size : default_buffer_size;
+    try {
+        if (splice_ && !pipe_ && !fell_back_) {
+            if (!probed_ && options_.splice_probe > 0) {
+                probed_ = true;
+            } else {
+                drop_buffer(); // the probe's, empty now
+                pipe_ = pipe_pool::local().take(options_);
+                if (pipe_) return true;
+                pipe_pool::local().count_fallback();
+                fell_back_ = true;
+            }
+        }
+        if (!pipe_ && !buffer_) buffer_ = buffer_pool::local().take(size);
+        return true;
+    } catch (const std::bad_alloc&) {
+        return false;
+    }
+}
+
+ssize_t direction::fill() {
+    if (pipe_) {
+        const ssize_t n =
+            ::splice(src_, nullptr, pipe_->write_end, nullptr, pipe_->capacity, splice_flags);
+        drained_ = n > 0 && static_cast<std::size_t>(n) < std::min(pipe_->capacity, full_pipe_read);
+        return n;
+    }
+    const bool probing = splice_ && !fell_back_ && options_.splice_probe > 0;
+    const std::size_t limit =
+        probing ? std::min(options_.splice_probe, buffer_.size) : buffer_.size;
+    const ssize_t n = ::recv(src_, buffer_.data.get(), limit, MSG_DONTWAIT);
+    drained_ = n > 0 && static_cast<std::size_t>(n) < limit;
+    return n;
+}
+
+ssize_t direction::drain() {
+    if (pipe_) return ::splice(pipe_->read_end, nullptr, dst_, nullptr, held_, splice_flags);
+    return ::send(dst_, buffer_.data.get() + head_, held_, send_flags);
+}
+
+void direction::drop_buffer() noexcept {
+    if (buffer_) buffer_pool::local().give_back(std::move(buffer_), options_.spare_buffers);
+    buffer_ = {};
+}
+
+} // namespace weir::relay::detail

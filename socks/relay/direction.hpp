@@ -1,0 +1,62 @@
+#pragma once
+
+#include "socks/relay/buffer_pool.hpp"
+#include "socks/relay/pipe_pool.hpp"
+#include "socks/relay/relay.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <sys/types.h>
+#include <system_error>
+
+namespace weir::relay::detail {
+
+/// One direction of a relay, moving bytes with non-blocking system calls only.
+/// It holds a pipe (splice) or a buffer (copy, or splice without a pipe) only
+/// while bytes are in flight: from a wake-up until the source would block and
+/// everything read has been delivered. The caller does the waiting.
+class direction {
+public:
+    /// What the direction needs next: to wait, or only a turn (the others
+    /// relays on the thread go first), or nothing more.
+    enum class next { readable, writable, more, done };
+
+    direction(int src, int dst, const relay_options& options, bool splice);
+    direction(const direction&) = delete;
+    direction& operator=(const direction&) = delete;
+    ~direction() { release(); }
+
+    /// Moves bytes until the source would block with nothing held (readable),
+    /// the destination would block (writable), its turn is over (more), or the
+    /// end: EOF passed on as shutdown(SHUT_WR), or an error, stored in `error`.
+    next pump(std::error_code& error);
+    /// Gives the pipe or buffer back; a pipe that still holds bytes is closed.
+    void release() noexcept;
+
+    std::uint64_t delivered() const noexcept { return delivered_; }
+
+private:
+    std::optional<next> deliver(std::error_code& error);
+    std::optional<next> refill(std::error_code& error, std::size_t& turn);
+    bool choose_carrier();
+    ssize_t fill();
+    ssize_t drain();
+    void drop_buffer() noexcept;
+
+    int src_;
+    int dst_;
+    const relay_options& options_;
+    std::optional<pipe_fds> pipe_;
+    byte_buffer buffer_;
+    std::size_t head_ = 0; ///< buffer: first byte not yet delivered
+    std::size_t held_ = 0; ///< bytes read and not yet delivered
+    std::uint64_t delivered_ = 0;
+    bool splice_;
+    bool eof_ = false;
+    bool drained_ = false;   ///< the last read came up short: the source is likely empty
+    bool probed_ = false;    ///< this burst's first read went to a buffer
+    bool fell_back_ = false; ///< this burst copies: no pipe was to be had
+};
+
+} // namespace weir::relay::detail

@@ -1,0 +1,257 @@
+// What the relay holds: nothing while idle, pooled pipes and buffers while
+// bytes move, a copy when the pipe budget is spent.
+#include "relay_harness.hpp"
+#include "socks/relay/relay.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <asio/buffer.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/address_v4.hpp>
+#include <asio/read.hpp>
+#include <asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+
+using namespace std::chrono_literals;
+using namespace weir::relay;
+using namespace weir::relay::test;
+
+namespace {
+
+constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+/// The four sockets of one relay, as in relay_harness, on a shared io_context.
+struct relay_sockets {
+    explicit relay_sockets(asio::io_context& io, tcp::acceptor& acceptor)
+        : client(io)
+        , proxy_client(io)
+        , proxy_target(io)
+        , target(io) {
+        client.connect(acceptor.local_endpoint());
+        acceptor.accept(proxy_client);
+        proxy_target.connect(acceptor.local_endpoint());
+        acceptor.accept(target);
+    }
+    tcp::socket client, proxy_client, proxy_target, target;
+    std::optional<relay_stats> stats;
+};
+
+relay_options options_for(relay_impl impl) {
+    relay_options options;
+    options.kind = impl == relay_impl::copy ? relay_kind::copy : relay_kind::splice;
+    options.idle_timeout = 0s;
+    return options;
+}
+
+asio::awaitable<void> run_one(relay_impl impl, relay_sockets& s, relay_options options) {
+    bool handled = false;
+    if (impl == relay_impl::splice)
+        s.stats = co_await splice_relay(s.proxy_client, s.proxy_target, options, handled);
+    else
+        s.stats = co_await copy_relay(s.proxy_client, s.proxy_target, options);
+}
+
+/// `from` sends 8 bytes made of `tag`; `to` must read exactly those, then
+/// both half-close their sending side.
+asio::awaitable<void> exchange(tcp::socket& from, tcp::socket& to, std::uint64_t tag, bool& ok) {
+    bytes out(8);
+    std::memcpy(out.data(), &tag, out.size());
+    co_await send(from, out, true);
+    read_result in;
+    co_await read_to_end(to, in);
+    ok = !in.error && in.data == out;
+}
+
+/// Waits, without holding the thread, until `ready()` is true.
+template <typename Predicate>
+asio::awaitable<void> wait_until(Predicate ready) {
+    for (int i = 0; i < 6000 && !ready(); ++i)
+        co_await sleep_for(10ms);
+}
+
+/// The target: reads nothing until the upward direction waits to write with
+/// the only pipe (a lease outlives a handler only then), sends `down`, and
+/// reads once the client has all of it.
+asio::awaitable<void> answer_while_pipe_is_held(tcp::socket& target, const bytes& down,
+                                                const read_result& at_client,
+                                                read_result& at_target) {
+    co_await wait_until([] {
+        const auto now = local_pool_stats();
+        return now.pipe_bytes > 0 && now.spare_pipes == 0;
+    });
+    co_await send(target, down, true);
+    co_await wait_until([&] { return at_client.data.size() >= down.size(); });
+    co_await read_to_end(target, at_target);
+}
+
+} // namespace
+
+TEST_CASE("500 idle relays hold no pipe and no buffer, and each relays when woken",
+          "[relay][pool][idle]") {
+    const auto impl = GENERATE(relay_impl::splice, relay_impl::copy);
+    CAPTURE(name(impl));
+    constexpr std::size_t count = 500;
+    trim_local_pools();
+    asio::io_context io;
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+    std::vector<std::unique_ptr<relay_sockets>> relays;
+    for (std::size_t i = 0; i < count; ++i)
+        relays.push_back(std::make_unique<relay_sockets>(io, acceptor));
+    const auto with_sockets = open_fds({});
+    const auto before = local_pool_stats();
+    for (auto& s : relays)
+        asio::co_spawn(io, run_one(impl, *s, options_for(impl)), [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
+    while (io.poll() > 0) {
+    }
+    const auto idle = local_pool_stats();
+    // splice_relay's start-up check may have made one spare pipe, no more.
+    CHECK(idle.pipes_made - before.pipes_made <= 1);
+    CHECK(idle.spare_pipes == idle.pipes_made - before.pipes_made);
+    CHECK(idle.pipes_reused == before.pipes_reused);
+    CHECK(idle.buffers_made == before.buffers_made);
+    CHECK(open_fds({}).size() == with_sockets.size() + 2 * idle.spare_pipes);
+
+    const auto up_ok = std::make_unique<bool[]>(count);
+    const auto down_ok = std::make_unique<bool[]>(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        auto& s = *relays[i];
+        asio::co_spawn(io, exchange(s.client, s.target, i, up_ok[i]), [](std::exception_ptr) {});
+        asio::co_spawn(io, exchange(s.target, s.client, ~i, down_ok[i]), [](std::exception_ptr) {});
+    }
+    io.run_for(60s);
+    for (std::size_t i = 0; i < count; ++i) {
+        CAPTURE(i);
+        REQUIRE(relays[i]->stats);
+        CHECK(up_ok[i]);
+        CHECK(down_ok[i]);
+        CHECK(relays[i]->stats->client_to_target == 8);
+        CHECK(relays[i]->stats->target_to_client == 8);
+        CHECK_FALSE(relays[i]->stats->error);
+    }
+    const auto after = local_pool_stats();
+    CHECK(after.spare_pipes <= 16);
+    CHECK(after.spare_buffers <= 16);
+    trim_local_pools();
+}
+
+TEST_CASE("pipes go back to the pool and are reused, not made again", "[relay][pool]") {
+    const bytes up = random_bytes(2 << 20, 11);
+    const bytes down = random_bytes(1 << 20, 12);
+    trim_local_pools();
+    const auto start = local_pool_stats();
+    for (int round = 0; round < 2; ++round) {
+        CAPTURE(round);
+        const auto before = local_pool_stats();
+        relay_harness h;
+        h.trim_pools = false;
+        read_result at_client;
+        read_result at_target;
+        h.spawn(send(h.client, up, true));
+        h.spawn(read_to_end(h.client, at_client));
+        h.spawn(send(h.target, down, true));
+        h.spawn(read_to_end(h.target, at_target));
+        h.start_relay(relay_impl::splice, options_for(relay_impl::splice));
+        REQUIRE(h.run());
+
+        REQUIRE(h.stats);
+        CHECK_FALSE(h.stats->error);
+        CHECK(same_bytes(at_target.data, up));
+        CHECK(same_bytes(at_client.data, down));
+        const auto after = local_pool_stats();
+        // At most one pipe per direction at a time, every one back in the pool.
+        CHECK(after.pipes_made - start.pipes_made >= 1);
+        CHECK(after.pipes_made - start.pipes_made <= 2);
+        CHECK(after.spare_pipes == after.pipes_made - start.pipes_made);
+        CHECK(after.pipes_reused > before.pipes_reused);
+        if (round == 0) {
+            CHECK(h.fds_after.size() == h.fds_before.size() + 2 * after.spare_pipes);
+        } else {
+            CHECK(after.pipes_made == before.pipes_made); // nothing new: all reused
+            CHECK(h.fds_after == h.fds_before);
+        }
+    }
+    trim_local_pools();
+    CHECK(local_pool_stats().spare_pipes == 0);
+}
+
+TEST_CASE("with the pipe budget spent, a direction copies instead, byte for byte",
+          "[relay][pool][budget]") {
+    const bytes up = random_bytes(4 << 20, 13);
+    const bytes down = random_bytes(1 << 20, 14);
+    auto options = options_for(relay_impl::splice);
+    options.pipe_size = 64 * 1024;
+    options.pipe_budget = 64 * 1024; // one pipe in the whole process
+    trim_local_pools();
+    const auto before = local_pool_stats();
+    relay_harness h;
+    h.target.set_option(asio::socket_base::receive_buffer_size(16 * 1024));
+    read_result at_client;
+    read_result at_target;
+    h.spawn(send(h.client, up, true));
+    h.spawn(read_to_end(h.client, at_client));
+    h.spawn(answer_while_pipe_is_held(h.target, down, at_client, at_target));
+    h.start_relay(relay_impl::splice, options);
+    REQUIRE(h.run());
+
+    REQUIRE(h.stats);
+    CHECK_FALSE(h.stats->error);
+    CHECK(h.stats->spliced);
+    CHECK(h.stats->client_to_target == up.size());
+    CHECK(h.stats->target_to_client == down.size());
+    CHECK(same_bytes(at_target.data, up));
+    CHECK(same_bytes(at_client.data, down));
+    const auto after = local_pool_stats();
+    CHECK(after.pipes_made - before.pipes_made == 1);
+    CHECK(after.copy_fallbacks > before.copy_fallbacks);
+    CHECK(h.fds_after == h.fds_before);
+}
+
+TEST_CASE("with a probe, small exchanges never take a pipe and bulk still splices",
+          "[relay][pool][probe]") {
+    auto options = options_for(relay_impl::splice);
+    options.splice_probe = 4096;
+    trim_local_pools();
+    SECTION("small") {
+        const bytes chunk = random_bytes(100, 15);
+        const auto before = local_pool_stats();
+        relay_harness h;
+        h.trim_pools = false;
+        read_result at_client;
+        read_result at_target;
+        h.spawn(talk_then_listen(h.client, chunk, at_client));
+        h.spawn(listen_then_answer(h.target, chunk, at_target));
+        h.start_relay(relay_impl::splice, options);
+        REQUIRE(h.run());
+        REQUIRE(h.stats);
+        CHECK_FALSE(h.stats->error);
+        CHECK(same_bytes(at_target.data, chunk));
+        CHECK(same_bytes(at_client.data, chunk));
+        CHECK(local_pool_stats().pipes_reused == before.pipes_reused);
+    }
+    SECTION("bulk") {
+        const bytes up = random_bytes(3 << 20, 16);
+        const bytes down = random_bytes((1 << 20) + 4097, 17);
+        const auto before = local_pool_stats();
+        relay_harness h;
+        h.trim_pools = false;
+        read_result at_client;
+        read_result at_target;
+        h.spawn(talk_then_listen(h.client, up, at_client));
+        h.spawn(listen_then_answer(h.target, down, at_target));
+        h.start_relay(relay_impl::splice, options);
+        REQUIRE(h.run());
+        REQUIRE(h.stats);
+        CHECK_FALSE(h.stats->error);
+        CHECK(same_bytes(at_target.data, up));
+        CHECK(same_bytes(at_client.data, down));
+        CHECK(local_pool_stats().pipes_reused > before.pipes_reused);
+    }
+    trim_local_pools();
+}
