@@ -11,7 +11,7 @@ BUILD_DEPS := build-essential cmake ninja-build pkg-config \
               libasio-dev libsodium-dev libcli11-dev libfmt-dev catch2
 TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2
 
-.PHONY: all build run test deps test-deps clean format format-check fuzz test-asan
+.PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench
 
 all: build
 
@@ -80,6 +80,12 @@ fuzz: deps
 	        $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
 	        $(FUZZ_BUILD)/corpus/$$t || exit 1; \
 	done
+
+# Benchmark against weir (both relays) and, when installed, microsocks and
+# dante-server; prints the README's table. Not part of `make test`.
+bench: deps
+	$(call install_missing,iproute2)
+	bash bench/run.sh
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

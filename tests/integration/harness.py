@@ -210,19 +210,22 @@ class HttpTarget:
 
     SMALL = b"<html><body>weir integration test page</body></html>\n"
 
-    def __init__(self, size=3 * 1024 * 1024):
+    def __init__(self, size=3 * 1024 * 1024, extra_pages=None):
+        """`extra_pages`: {path: (body bytes, content type)} served besides /file and /small."""
         self.body = os.urandom(size)
         self.sha256 = sha256(self.body)
-        pages = {"/file": self.body, "/small": self.SMALL}
+        octets = "application/octet-stream"
+        pages = {"/file": (self.body, octets), "/small": (self.SMALL, octets),
+                 **(extra_pages or {})}
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                body = pages.get(self.path)
+                body, content_type = pages.get(self.path, (None, None))
                 if body is None:
                     self.send_error(404)
                     return
                 self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

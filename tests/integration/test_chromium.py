@@ -7,12 +7,10 @@ Google's hosts whatever its flags say, and there they fail at once, inside
 this machine, instead of reaching any resolver or network.
 """
 
-import http.server
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import unittest
 
 import harness
@@ -25,37 +23,13 @@ def in_private_netns():
     return os.environ.get("WEIR_TEST_NETNS") == "1"
 
 
-class PageServer:
-    """An HTML page on 127.0.0.1 (Chromium renders text/html, not octet streams)."""
-
-    def __init__(self):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = PAGE.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 class Chromium(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.chromium = harness.require_tool("chromium")
-        cls.page = PageServer()
+        # Chromium renders text/html, not octet streams.
+        cls.page = harness.HttpTarget(
+            size=1024, extra_pages={"/page.html": (PAGE.encode(), "text/html; charset=utf-8")})
         cls.weir = harness.Weir(["socks://127.0.0.1:0"])
 
     @classmethod
