@@ -23,20 +23,18 @@ log::level parse_level(const std::string& s) {
     return log::level::info;
 }
 
-} // namespace
-
-std::optional<int> parse(int argc, char** argv, options& out) {
-    CLI::App app{"weir: a SOCKS4, SOCKS4a and SOCKS5 proxy server", "weir"};
-    app.set_config("--config", "", "Read options from this TOML/INI file (keys as long options)");
-    app.set_version_flag("--version", "weir 0.1.0");
-
+// Option values that need converting once parsed.
+struct raw_options {
     std::vector<std::string> listen;
     std::string relay = "splice";
     std::string level = "info";
-    double handshake = 10, connect = 10, idle = 3600;
+    double handshake = 10, connect = 10, idle = 3600, block_for = 600;
     std::size_t threads = 0;
+    bool no_throttle = false;
+};
 
-    app.add_option("--listen", listen,
+void add_network_options(CLI::App& app, options& out, raw_options& raw) {
+    app.add_option("--listen", raw.listen,
                    "Listener URL SCHEME://HOST:PORT[?auth=none|password], SCHEME socks4, socks5 "
                    "or socks; repeat for more. Replaces the defaults socks://127.0.0.1:1080, "
                    "socks5://0.0.0.0:1088, socks5://[::]:1088")
@@ -45,10 +43,10 @@ std::optional<int> parse(int argc, char** argv, options& out) {
     app.add_option("--users", out.users_file,
                    "Users file, lines of name:$argon2id$... (make them with `weir passwd NAME`)")
         ->envname("WEIR_USERS");
-    app.add_option("--threads", threads, "I/O threads (0: one per core)")
+    app.add_option("--threads", raw.threads, "I/O threads (0: one per core)")
         ->envname("WEIR_THREADS")
         ->check(CLI::Range(0, 1024));
-    app.add_option("--relay", relay, "How to move bytes: splice (Linux zero-copy) or copy")
+    app.add_option("--relay", raw.relay, "How to move bytes: splice (Linux zero-copy) or copy")
         ->envname("WEIR_RELAY")
         ->check(CLI::IsMember({"splice", "copy"}))
         ->capture_default_str();
@@ -62,52 +60,58 @@ std::optional<int> parse(int argc, char** argv, options& out) {
                    "copied (unprivileged users get 64 MiB of pipes from the kernel)")
         ->envname("WEIR_PIPE_BUDGET")
         ->capture_default_str();
-    app.add_option("--handshake-timeout", handshake,
+}
+
+void add_timeouts(CLI::App& app, raw_options& raw) {
+    app.add_option("--handshake-timeout", raw.handshake,
                    "Seconds a client has to finish greeting, auth and request")
         ->envname("WEIR_HANDSHAKE_TIMEOUT")
         ->check(CLI::Range(0.001, 86400.0))
         ->capture_default_str();
-    app.add_option("--connect-timeout", connect, "Seconds to resolve and connect to a target")
+    app.add_option("--connect-timeout", raw.connect, "Seconds to resolve and connect to a target")
         ->envname("WEIR_CONNECT_TIMEOUT")
         ->check(CLI::Range(0.001, 86400.0))
         ->capture_default_str();
-    app.add_option("--idle-timeout", idle,
+    app.add_option("--idle-timeout", raw.idle,
                    "Seconds a relayed connection may stay silent both ways (0: never)")
         ->envname("WEIR_IDLE_TIMEOUT")
         ->check(CLI::Range(0.0, 31536000.0))
         ->capture_default_str();
-    auto& cfg = out.config;
-    app.add_option("--max-sessions", cfg.max_sessions,
+}
+
+void add_limits(CLI::App& app, options& out, raw_options& raw) {
+    app.add_option("--max-sessions", out.config.max_sessions,
                    "Sessions at once; more are refused (0: from the open-file limit)")
         ->envname("WEIR_MAX_SESSIONS")
         ->capture_default_str();
-    app.add_option("--max-sessions-per-client", cfg.max_sessions_per_client,
+    app.add_option("--max-sessions-per-client", out.config.max_sessions_per_client,
                    "Sessions at once from one IPv4 address or IPv6 /64 (0: unlimited)")
         ->envname("WEIR_MAX_SESSIONS_PER_CLIENT")
         ->capture_default_str();
-    app.add_option("--max-handshakes", cfg.max_handshakes,
+    app.add_option("--max-handshakes", out.config.max_handshakes,
                    "Connections still negotiating at once (0: unlimited)")
         ->envname("WEIR_MAX_HANDSHAKES")
         ->capture_default_str();
-    bool no_throttle = false;
-    app.add_flag("--no-login-throttle", no_throttle,
+    app.add_flag("--no-login-throttle", raw.no_throttle,
                  "Do not slow down and block clients that keep failing to log in")
         ->envname("WEIR_NO_LOGIN_THROTTLE");
-    app.add_option("--login-free-failures", cfg.throttle.free_failures,
+    app.add_option("--login-free-failures", out.config.throttle.free_failures,
                    "Failed logins from one client answered without delay; later ones wait "
                    "longer and longer (up to 4 s)")
         ->envname("WEIR_LOGIN_FREE_FAILURES")
         ->capture_default_str();
-    app.add_option("--login-block-after", cfg.throttle.block_after,
+    app.add_option("--login-block-after", out.config.throttle.block_after,
                    "Failed logins after which a client is blocked")
         ->envname("WEIR_LOGIN_BLOCK_AFTER")
         ->check(CLI::Range(1u, 1000000u))
         ->capture_default_str();
-    double block_for = 600;
-    app.add_option("--login-block-time", block_for, "Seconds a blocked client stays blocked")
+    app.add_option("--login-block-time", raw.block_for, "Seconds a blocked client stays blocked")
         ->envname("WEIR_LOGIN_BLOCK_TIME")
         ->check(CLI::Range(1.0, 31536000.0))
         ->capture_default_str();
+}
+
+void add_access_options(CLI::App& app, options& out, raw_options& raw) {
     app.add_option("--rule", out.access.rules,
                    "Access rule, first match wins, e.g. 'allow from 10.0.0.0/8 to any port 443', "
                    "'deny to 169.254.0.0/16', 'allow user alice to .corp.example'; repeatable")
@@ -127,10 +131,43 @@ std::optional<int> parse(int argc, char** argv, options& out) {
     app.add_option("--run-as", out.run_as,
                    "USER[:GROUP] to switch to once the ports are bound (when started as root)")
         ->envname("WEIR_RUN_AS");
-    app.add_option("--log-level", level, "debug, info, warn or error")
+    app.add_option("--log-level", raw.level, "debug, info, warn or error")
         ->envname("WEIR_LOG_LEVEL")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
         ->capture_default_str();
+}
+
+// Converts what CLI11 parsed into the configuration.
+void apply(const raw_options& raw, options& out) {
+    auto& cfg = out.config;
+    if (!raw.listen.empty()) {
+        cfg.listeners.clear();
+        for (const auto& url : raw.listen)
+            cfg.listeners.push_back(server::parse_listen_url(url));
+    }
+    cfg.threads = raw.threads;
+    cfg.relay.kind = raw.relay == "copy" ? relay::relay_kind::copy : relay::relay_kind::splice;
+    cfg.handshake_timeout = seconds(raw.handshake);
+    cfg.connect_timeout = seconds(raw.connect);
+    cfg.relay.idle_timeout = seconds(raw.idle);
+    cfg.throttle_logins = !raw.no_throttle;
+    cfg.throttle.block_for = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::duration<double>(raw.block_for));
+    out.log_level = parse_level(raw.level);
+}
+
+} // namespace
+
+std::optional<int> parse(int argc, char** argv, options& out) {
+    CLI::App app{"weir: a SOCKS4, SOCKS4a and SOCKS5 proxy server", "weir"};
+    app.set_config("--config", "", "Read options from this TOML/INI file (keys as long options)");
+    app.set_version_flag("--version", "weir 0.1.0");
+    app.allow_config_extras(CLI::config_extras_mode::error); // a misspelt key is an error
+    raw_options raw;
+    add_network_options(app, out, raw);
+    add_timeouts(app, raw);
+    add_limits(app, out, raw);
+    add_access_options(app, out, raw);
 
     std::string name;
     auto* passwd = app.add_subcommand(
@@ -139,11 +176,7 @@ std::optional<int> parse(int argc, char** argv, options& out) {
 
     try {
         app.parse(argc, argv);
-        if (!listen.empty()) {
-            out.config.listeners.clear();
-            for (const auto& url : listen)
-                out.config.listeners.push_back(server::parse_listen_url(url));
-        }
+        apply(raw, out);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);
         std::fprintf(stderr, "weir: error: %s (see weir --help)\n", e.what());
@@ -153,15 +186,6 @@ std::optional<int> parse(int argc, char** argv, options& out) {
         return 2;
     }
     if (passwd->parsed()) out.passwd_name = name;
-    out.config.threads = threads;
-    out.config.relay.kind = relay == "copy" ? relay::relay_kind::copy : relay::relay_kind::splice;
-    out.config.handshake_timeout = seconds(handshake);
-    out.config.connect_timeout = seconds(connect);
-    out.config.relay.idle_timeout = seconds(idle);
-    out.log_level = parse_level(level);
-    cfg.throttle_logins = !no_throttle;
-    cfg.throttle.block_for =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::duration<double>(block_for));
     return std::nullopt;
 }
 

@@ -81,6 +81,34 @@ class StartupErrors(unittest.TestCase):
                                 "--listen", f"socks5://127.0.0.1:{busy}?auth=none")
 
 
+class ConfigFile(unittest.TestCase):
+    def write(self, text):
+        tmp = harness.TempDir()
+        self.addCleanup(tmp.cleanup)
+        path = os.path.join(tmp.path, "weir.toml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_config_file_keys_are_the_long_options(self):
+        """--config: listeners, rules and limits from a TOML file."""
+        path = self.write('listen = ["socks://127.0.0.1:0", "socks5://127.0.0.1:0?auth=none"]\n'
+                          'rule = ["deny to 127.0.0.1 port 9", "allow"]\n'
+                          'max-sessions-per-client = 100\n')
+        weir = harness.Weir([], extra=["--config", path])
+        self.addCleanup(weir.stop)
+        found = weir.wait_for_lines(harness.LISTENING_RE, 2)
+        self.assertEqual([m.group(1) for m in found], ["socks", "socks5"])
+
+    def test_unknown_config_key_is_an_error(self):
+        """A misspelt key in the config file stops start-up (exit 2), not silently ignored."""
+        path = self.write('listen = "socks://127.0.0.1:0"\nmax-sesions = 5\n')
+        result = harness.run_weir(["--config", path])
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+        self.assertIn("max-sesions", result.stderr)
+
+
 class Passwd(unittest.TestCase):
     PASSWORD = "pa ss:wörd with spaces"
 
