@@ -115,7 +115,9 @@ asio::io_context& server::next_context() {
 asio::awaitable<void> server::accept_loop(listener& l) {
     asio::steady_timer backoff(l.acceptor.get_executor());
     for (;;) {
-        auto [ec, socket] = co_await l.acceptor.async_accept(next_context(), use_tuple);
+        // accept() reports the peer's address itself: no getpeername() per connection.
+        tcp::endpoint remote;
+        auto [ec, socket] = co_await l.acceptor.async_accept(next_context(), remote, use_tuple);
         if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors or memory: say so, and give sessions a moment to finish.
@@ -124,7 +126,7 @@ asio::awaitable<void> server::accept_loop(listener& l) {
             co_await backoff.async_wait(use_tuple);
             continue;
         }
-        auto conn = admit(std::move(socket), l);
+        auto conn = admit(std::move(socket), remote, l);
         if (!conn) continue;
         auto ex = conn->socket.get_executor();
         asio::co_spawn(ex, run_session(std::move(*conn), l.info, ctx_), log_exception);
@@ -132,10 +134,8 @@ asio::awaitable<void> server::accept_loop(listener& l) {
 }
 
 // Applies the block list and the limits; a refused connection is closed at once.
-std::optional<accepted> server::admit(tcp::socket socket, const listener& l) {
-    std::error_code ec;
-    const auto remote = socket.remote_endpoint(ec);
-    if (ec) return std::nullopt; // already gone
+std::optional<accepted> server::admit(tcp::socket socket, const tcp::endpoint& remote,
+                                      const listener& l) {
     auto key = client_key(remote.address());
     if (ctx_.throttle != nullptr && ctx_.throttle->blocked(key)) {
         note_refusal(l, "client blocked after repeated failed logins");

@@ -59,7 +59,8 @@ private:
     };
     asio::awaitable<void> accept_loop(listener& l);
     asio::io_context& next_context();
-    std::optional<accepted> admit(asio::ip::tcp::socket socket, const listener& l);
+    std::optional<accepted> admit(asio::ip::tcp::socket socket,
+                                  const asio::ip::tcp::endpoint& remote, const listener& l);
     void note_refusal(const listener& l, std::string_view why);
 
     config cfg_;
