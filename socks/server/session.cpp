@@ -145,6 +145,14 @@ negotiate(tcp::socket& client, const std::string& client_key, proto::server_hand
     }
 }
 
+// The target as one log token. proto::to_string already escapes a name's
+// unprintable bytes but keeps spaces; escape the name once, here, instead.
+std::string target_for_log(const proto::address& a) {
+    if (const auto* name = std::get_if<std::string>(&a.host))
+        return fmt::format("{}:{}", log::printable(*name), a.port);
+    return proto::to_string(a);
+}
+
 std::string protocol_name(const proto::request_event& req) {
     if (req.ver == proto::version::socks5) return "socks5";
     return req.destination.is_domain() ? "socks4a" : "socks4";
@@ -230,7 +238,7 @@ asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
         co_return;
     }
     rec.proto = protocol_name(*request);
-    rec.target = log::printable(proto::to_string(request->destination));
+    rec.target = target_for_log(request->destination);
 
     // connect_target bounds itself by the connect timeout; the replies are bounded here.
     timer.expires_after(ctx.cfg.connect_timeout + ctx.cfg.handshake_timeout);

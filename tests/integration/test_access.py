@@ -118,6 +118,9 @@ class Rules(unittest.TestCase):
         self.assert_refused(weir, "LocalHost.", ECHO.port)
         self.assert_refused(weir, "deep.sub.example.invalid", ECHO.port)
         self.assert_allowed(weir, "127.0.0.1", ECHO.port)  # the name rule does not see it
+        # A name with a space and a control byte is one log token, escaped once.
+        self.assert_refused(weir, "a b\x01.example.invalid", ECHO.port)
+        weir.sessions(target=f"a\\x20b\\x01.example.invalid:{ECHO.port}")
 
     def test_socks4_refusal(self):
         """A SOCKS4 client refused by a rule gets 00 5B."""
