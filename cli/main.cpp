@@ -43,6 +43,15 @@ std::size_t sessions_for(std::size_t nofile) {
     return nofile > 256 ? (nofile - 128) / 2 : 64;
 }
 
+// The access rules, refused whole when one does not parse or when a listener
+// would be an open proxy under them.
+std::vector<auth::rule> checked_rules(const cli::options& opts) {
+    auto rules = server::load_rules(opts.access);
+    for (const auto& l : opts.config.listeners)
+        server::check_not_open_proxy(l, rules);
+    return rules;
+}
+
 // SIGHUP: read the users file and the rules again. Either with an error
 // changes nothing: the running configuration stays whole.
 void reload(const cli::options& opts, auth::verifier* verifier, server::server& srv) {
@@ -50,9 +59,7 @@ void reload(const cli::options& opts, auth::verifier* verifier, server::server& 
         std::shared_ptr<const auth::user_db> users;
         if (opts.users_file && verifier != nullptr)
             users = std::make_shared<const auth::user_db>(auth::user_db::load(*opts.users_file));
-        const auto rules = server::load_rules(opts.access);
-        for (const auto& l : opts.config.listeners)
-            server::check_not_open_proxy(l, rules);
+        const auto rules = checked_rules(opts);
         if (users) verifier->replace_users(users);
         srv.set_access(rules, opts.access);
         log::info("reload: {} user(s), {} rule(s)", users ? users->size() : 0, rules.size());
@@ -85,9 +92,7 @@ std::shared_ptr<const auth::user_db> generated_users() {
 }
 
 int serve(cli::options& opts) {
-    const auto rules = server::load_rules(opts.access);
-    for (const auto& l : opts.config.listeners)
-        server::check_not_open_proxy(l, rules);
+    const auto rules = checked_rules(opts);
     std::optional<cli::identity> run_as;
     if (opts.run_as) run_as = cli::lookup_identity(*opts.run_as);
     std::shared_ptr<auth::verifier> verifier;

@@ -60,12 +60,12 @@ void check_not_open_proxy(const listen_spec& spec, const std::vector<auth::rule>
             r.act == auth::action::allow && r.from && std::holds_alternative<auth::cidr>(*r.from);
         if (restricts_clients && (!r.listener || *r.listener == url)) return;
     }
-    const bool v6 = spec.host.find(':') != std::string::npos;
+    const listen_spec with_password{scheme::socks5, spec.host, spec.port, auth_mode::password};
     throw listen_url_error(fmt::format(
-        "--listen {0}: clients on other hosts could use this listener without a password "
+        "--listen {}: clients on other hosts could use this listener without a password "
         "(an open proxy). Say which clients may, e.g. --rule 'allow from 192.168.1.0/24' "
-        "(everyone else is refused), or require a password: --listen socks5://{1}{2}{3}:{4}",
-        url, v6 ? "[" : "", spec.host, v6 ? "]" : "", spec.port));
+        "(everyone else is refused), or require a password: --listen {}",
+        url, to_url(with_password)));
 }
 
 auth::ip_address to_policy_address(const asio::ip::address& a) {

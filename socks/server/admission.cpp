@@ -8,18 +8,16 @@ admission::admission(limits l)
     : limits_(l) {}
 
 refusal admission::admit(std::string_view client, ticket& out) {
-    auto refuse = [](refusal why) { return why; };
-    if (limits_.sessions != 0 && sessions_.load() >= limits_.sessions)
-        return refuse(refusal::sessions);
+    if (limits_.sessions != 0 && sessions_.load() >= limits_.sessions) return refusal::sessions;
     if (limits_.handshakes != 0 && handshakes_.load() >= limits_.handshakes)
-        return refuse(refusal::handshakes);
+        return refusal::handshakes;
     std::string key(client);
     {
         std::lock_guard lock(mutex_);
         auto& n = per_client_[key];
         if (limits_.per_client != 0 && n >= limits_.per_client) {
             if (n == 0) per_client_.erase(key);
-            return refuse(refusal::client_sessions);
+            return refusal::client_sessions;
         }
         ++n;
     }
