@@ -51,7 +51,7 @@ test: test-deps build
 # runtimes need descriptors too (UBSan's vptr check probes memory with a pipe(2)
 # and reports a false "invalid vptr" when it cannot make one).
 ASAN_BUILD ?= build-asan
-ASAN_SKIP  := without pipes splice_relay declines
+ASAN_SKIP  := without pipes a splice relay copies instead
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
                  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 

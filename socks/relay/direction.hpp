@@ -2,7 +2,7 @@
 
 #include "socks/relay/buffer_pool.hpp"
 #include "socks/relay/pipe_pool.hpp"
-#include "socks/relay/relay.hpp"
+#include "socks/relay/relay_options.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +35,8 @@ public:
     void release() noexcept;
 
     std::uint64_t delivered() const noexcept { return delivered_; }
+    /// Splice (true) or copy; chosen once, before the first pump().
+    void use_splice(bool on) noexcept { splice_ = on; }
 
 private:
     std::optional<next> deliver(std::error_code& error);

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "socks/relay/relay.hpp"
+#include "socks/relay/relay_options.hpp"
 
 #include <chrono>
 #include <cstddef>

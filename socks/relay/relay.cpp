@@ -5,17 +5,6 @@
 
 namespace weir::relay {
 
-// Not a coroutine: no frame of its own for the life of the session.
-asio::awaitable<relay_stats> relay(asio::ip::tcp::socket& client, asio::ip::tcp::socket& target,
-                                   const relay_options& options) {
-    if (options.kind == relay_kind::splice) {
-        bool handled = false;
-        auto spliced = splice_relay(client, target, options, handled);
-        if (handled) return spliced;
-    }
-    return copy_relay(client, target, options);
-}
-
 pool_stats local_pool_stats() {
     const auto& pipes = detail::pipe_pool::local();
     const auto& buffers = detail::buffer_pool::local();

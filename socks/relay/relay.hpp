@@ -1,60 +1,40 @@
 #pragma once
 
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <system_error>
+#include "socks/relay/relay_engine.hpp"
+#include "socks/relay/relay_options.hpp"
 
-#include <asio/awaitable.hpp>
-#include <asio/ip/tcp.hpp>
+#include <cstddef>
+#include <utility>
+
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/async_result.hpp>
 
 namespace weir::relay {
 
-enum class relay_kind { splice, copy };
-
-/// A direction holds a pipe (splice) or a buffer (copy) only while its bytes
-/// are in flight: an idle relay holds neither. Both come from per-thread pools.
-struct relay_options {
-    relay_kind kind = relay_kind::splice;
-    /// Both directions silent for this long ends the relay. Zero disables it.
-    std::chrono::steady_clock::duration idle_timeout = std::chrono::minutes(5);
-    std::size_t pipe_size = 1 << 20;     ///< splice: requested pipe capacity per direction
-    std::size_t buffer_size = 64 * 1024; ///< copy: buffer per direction
-    /// splice: pipe capacity (bytes) the whole process may hold, spares included;
-    /// a direction that finds none left copies through a buffer instead.
-    std::size_t pipe_budget = 64 << 20;
-    std::size_t spare_pipes = 16;   ///< splice: empty pipes kept per thread for reuse
-    std::size_t spare_buffers = 16; ///< buffers kept per thread for reuse
-    /// splice: the first read after a wake-up copies up to this many bytes and
-    /// takes a pipe only when they fill it (small exchanges never touch one); 0: off.
-    std::size_t splice_probe = 4096;
-};
-
-struct relay_stats {
-    std::uint64_t client_to_target = 0;
-    std::uint64_t target_to_client = 0;
-    std::error_code error;     ///< first error that ended the relay (EOF both ways is not one)
-    bool idle_timeout = false; ///< ended because both directions were idle too long
-    bool spliced = false;      ///< the splice relay ran (false: the copy relay did)
-};
-
-/// Moves bytes both ways until both directions have reached EOF (each EOF is
-/// passed on as shutdown(SHUT_WR) once everything before it was delivered),
-/// until an error, or until the idle timeout. Uses splice(2) when asked and
-/// available, the copy relay otherwise. Never throws for network errors.
-asio::awaitable<relay_stats> relay(asio::ip::tcp::socket& client, asio::ip::tcp::socket& target,
-                                   const relay_options& options);
-
-/// The two implementations behind relay(), exposed for tests and benchmarks.
-/// splice_relay sets `handled` false (and does nothing) when it cannot start:
-/// no spare pipe and none can be made now (budget spent, kernel refusal); the
-/// caller then runs copy_relay.
-asio::awaitable<relay_stats> splice_relay(asio::ip::tcp::socket& client,
-                                          asio::ip::tcp::socket& target,
-                                          const relay_options& options, bool& handled);
-asio::awaitable<relay_stats> copy_relay(asio::ip::tcp::socket& client,
-                                        asio::ip::tcp::socket& target,
-                                        const relay_options& options);
+/// Moves bytes both ways between `client` and `target`, which it takes, until
+/// both directions have reached EOF (each EOF is passed on as shutdown(SHUT_WR)
+/// once everything before it was delivered), an error, the idle timeout, or a
+/// cancellation through the handler's cancellation slot. Then closes both
+/// sockets and completes with void(relay_stats), on the sockets' thread.
+/// Splices when asked and a pipe can be had, copies otherwise. Never fails
+/// for network errors (they are in the stats).
+///
+/// The relay is handler-driven: an idle one costs its own small state, two
+/// pending waits and no timer (one per thread sweeps idle relays), whatever
+/// the completion token; a plain callback keeps no coroutine frame alive.
+/// `options` must outlive the relay. Relays still running when the
+/// io_context is destroyed are destroyed with it, their handlers uninvoked.
+template <typename CompletionToken>
+auto async_relay(tcp_socket client, tcp_socket target, const relay_options& options,
+                 CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(relay_stats)>(
+        [](auto handler, tcp_socket c, tcp_socket t, const relay_options* o) {
+            auto slot = asio::get_associated_cancellation_slot(handler);
+            detail::launch(detail::make_engine(std::move(c), std::move(t), *o, std::move(handler)),
+                           slot);
+        },
+        token, std::move(client), std::move(target), &options);
+}
 
 /// The calling thread's pools (every relay on a thread shares them).
 struct pool_stats {

@@ -1,78 +1,91 @@
 #include "socks/relay/relay_engine.hpp"
 
+#include "socks/relay/pipe_pool.hpp"
+#include "socks/relay/relay_service.hpp"
+
 #include <new>
+#include <signal.h>
 #include <utility>
 
-#include <asio/bind_cancellation_slot.hpp>
 #include <asio/error.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
 
 namespace weir::relay::detail {
 namespace {
 
-/// Installed in the caller's cancellation slot: a cancellation stops the relay.
+/// splice(2) into a socket its peer has reset raises SIGPIPE (it has no
+/// MSG_NOSIGNAL): ignore the signal, unless the program handles it itself.
+void ignore_sigpipe_once() {
+    static const bool ignored = [] {
+        struct sigaction current {};
+        if (::sigaction(SIGPIPE, nullptr, &current) != 0) return false;
+        return current.sa_handler != SIG_DFL || ::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
+    }();
+    (void)ignored;
+}
+
+/// splice(2) obeys the sockets' O_NONBLOCK, not only SPLICE_F_NONBLOCK. Asio
+/// sets it on a socket's first asynchronous operation and remembers it: ask
+/// the kernel only when it has not.
+bool make_non_blocking(tcp_socket& socket) {
+    std::error_code ec;
+    if (!socket.native_non_blocking()) socket.native_non_blocking(true, ec);
+    return !ec;
+}
+
+/// Splice when asked and a pipe can be had now (Go's handled=false: otherwise
+/// the same engine copies, through recv/send with MSG_DONTWAIT).
+bool can_splice(tcp_socket& client, tcp_socket& target, const relay_options& options) {
+    if (options.kind != relay_kind::splice || !pipe_pool::local().ready(options)) return false;
+    ignore_sigpipe_once();
+    return make_non_blocking(client) && make_non_blocking(target);
+}
+
+/// Installed in the handler's cancellation slot: a cancellation stops the relay.
 struct stopper {
     explicit stopper(relay_engine* engine)
         : engine_(engine) {}
-    void operator()(asio::cancellation_type) const;
+    void operator()(asio::cancellation_type) const {
+        engine_->stop(asio::error::operation_aborted);
+    }
     relay_engine* engine_;
 };
 
 } // namespace
 
-asio::awaitable<relay_stats> run_relay(asio::ip::tcp::socket& client, asio::ip::tcp::socket& target,
-                                       const relay_options& options, bool splice) {
-    relay_engine engine(client, target, options, splice);
-    const auto cs = co_await asio::this_coro::cancellation_state;
-    // The wait ignores the caller's cancellation (the engine's own stopper
-    // handles it) and, allocated before anything starts, cannot fail once a
-    // handler may touch the engine.
-    auto token = asio::bind_cancellation_slot(asio::cancellation_slot(),
-                                              asio::experimental::as_tuple(asio::use_awaitable));
-    co_await asio::async_initiate<decltype(token), void(std::error_code)>(
-        [&engine, &cs](auto handler) { engine.start(cs.slot(), std::move(handler)); }, token);
-    co_return engine.stats();
+void launch(relay_engine* engine, asio::cancellation_slot slot) {
+    engine->start(slot);
 }
 
-relay_engine::relay_engine(tcp::socket& client, tcp::socket& target, const relay_options& options,
-                           bool splice)
-    : client_(client)
-    , target_(target)
+relay_engine::relay_engine(tcp_socket client, tcp_socket target, const relay_options& options)
+    : client_(std::move(client))
+    , target_(std::move(target))
     , options_(options)
-    , up_{client, target,
-          direction(client.native_handle(), target.native_handle(), options_, splice)}
-    , down_{target, client,
-            direction(target.native_handle(), client.native_handle(), options_, splice)}
-    , watchdog_(client.get_executor())
-    , done_(client.get_executor(), clock::time_point::max())
+    , service_(relay_service::of(client_.get_executor()))
+    , up_{direction(client_.native_handle(), target_.native_handle(), options_, false)}
+    , down_{direction(target_.native_handle(), client_.native_handle(), options_, false)}
     , last_activity_(clock::now()) {
-    stats_.spliced = splice;
+    stats_.spliced = can_splice(client_, target_, options_);
+    up_.dir.use_splice(stats_.spliced);
+    down_.dir.use_splice(stats_.spliced);
 }
 
-template <typename Handler>
-void relay_engine::start(asio::cancellation_slot outer, Handler&& on_end) {
-    done_.async_wait(std::forward<Handler>(on_end));
-    start_directions(outer);
-}
-
-void relay_engine::start_directions(asio::cancellation_slot outer) {
+void relay_engine::start(asio::cancellation_slot outer) {
+    service_.add(*this);
     try {
         if (outer.is_connected()) outer.emplace<stopper>(this);
         outer_ = outer;
-    } catch (const std::bad_alloc&) { // not stoppable from outside; the watchdog still is
+    } catch (const std::bad_alloc&) { // not stoppable from outside; the idle timeout still is
     }
     // Nothing is read before the sockets say so: an idle direction holds nothing.
-    arm(up_, tcp::socket::wait_read);
-    arm(down_, tcp::socket::wait_read);
-    if (options_.idle_timeout > clock::duration::zero()) arm_watchdog();
+    arm(up_, tcp_socket::wait_read);
+    arm(down_, tcp_socket::wait_read);
     settle();
 }
 
-void relay_engine::arm(side& s, tcp::socket::wait_type what) {
-    tcp::socket& socket = what == tcp::socket::wait_read ? s.src : s.dst;
+void relay_engine::arm(side& s, tcp_socket::wait_type what) {
+    const bool up = &s == &up_;
+    tcp_socket& socket = (what == tcp_socket::wait_read) == up ? client_ : target_;
     try {
         socket.async_wait(what, [this, &s](const std::error_code& ec) { on_ready(s, ec); });
         ++pending_;
@@ -88,13 +101,14 @@ void relay_engine::on_ready(side& s, const std::error_code& ec) {
         return settle();
     }
     last_activity_ = clock::now();
+    service_.touch(*this);
     std::error_code error;
     switch (s.dir.pump(error)) {
     case direction::next::readable:
-        arm(s, tcp::socket::wait_read);
+        arm(s, tcp_socket::wait_read);
         break;
     case direction::next::writable:
-        arm(s, tcp::socket::wait_write);
+        arm(s, tcp_socket::wait_write);
         break;
     case direction::next::more:
         yield(s);
@@ -109,21 +123,7 @@ void relay_engine::on_ready(side& s, const std::error_code& ec) {
 void relay_engine::end_side(side& s, const std::error_code& error) {
     s.dir.release();
     s.done = true;
-    if (error || stopped_)
-        stop(error);
-    else if (up_.done && down_.done)
-        watchdog_.cancel();
-}
-
-void relay_engine::arm_watchdog() {
-    // Re-armed from the last activity: progress never touches the timer.
-    watchdog_.expires_at(last_activity_ + options_.idle_timeout);
-    try {
-        watchdog_.async_wait([this](const std::error_code& ec) { on_watchdog(ec); });
-        ++pending_;
-    } catch (const std::bad_alloc&) {
-        stop(asio::error::no_memory);
-    }
+    if (error || stopped_) stop(error);
 }
 
 void relay_engine::yield(side& s) {
@@ -135,39 +135,29 @@ void relay_engine::yield(side& s) {
     }
 }
 
-void relay_engine::on_watchdog(const std::error_code& ec) {
-    --pending_;
-    if (!ec && !stopped_ && !(up_.done && down_.done)) {
-        if (clock::now() - last_activity_ >= options_.idle_timeout) {
-            stats_.idle_timeout = true;
-            stop({});
-        } else {
-            arm_watchdog();
-        }
-    }
-    settle();
+void relay_engine::expire() {
+    stats_.idle_timeout = true;
+    stop({});
 }
 
 void relay_engine::stop(const std::error_code& ec) {
     if (ec && !stats_.error) stats_.error = ec;
     if (stopped_) return;
     stopped_ = true;
+    service_.retire(*this);
     std::error_code ignored;
     client_.cancel(ignored);
     target_.cancel(ignored);
-    watchdog_.cancel();
 }
 
+// Completes once nothing is pending any more.
 void relay_engine::settle() {
     if (pending_ > 0) return;
     stats_.client_to_target = up_.dir.delivered();
     stats_.target_to_client = down_.dir.delivered();
     if (outer_.is_connected()) outer_.clear();
-    done_.cancel();
-}
-
-void stopper::operator()(asio::cancellation_type) const {
-    engine_->stop(asio::error::operation_aborted);
+    service_.remove(*this);
+    complete(stats_);
 }
 
 } // namespace weir::relay::detail

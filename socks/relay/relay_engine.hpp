@@ -1,75 +1,106 @@
 #pragma once
 
 #include "socks/relay/direction.hpp"
-#include "socks/relay/relay.hpp"
+#include "socks/relay/relay_options.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <system_error>
+#include <utility>
 
-#include <asio/awaitable.hpp>
+#include <asio/associated_executor.hpp>
 #include <asio/cancellation_signal.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
+#include <asio/dispatch.hpp>
 
 namespace weir::relay::detail {
 
-/// Runs a relay to its end; the body of splice_relay and copy_relay.
-asio::awaitable<relay_stats> run_relay(asio::ip::tcp::socket& client, asio::ip::tcp::socket& target,
-                                       const relay_options& options, bool splice);
+class relay_service;
 
-/// Both directions of one relay and its idle watchdog, driven by completion
-/// handlers rather than coroutines: an idle relay costs two pending waits and
-/// a timer, no coroutine frames, pipes or buffers. Lives in the frame of the
-/// coroutine that awaits it, on that coroutine's thread.
+/// Both directions of one relay, driven by completion handlers rather than
+/// coroutines: an idle relay costs this object and two pending waits. Owns
+/// both sockets; lives on their thread, from launch() until it completes.
 class relay_engine {
 public:
-    using tcp = asio::ip::tcp;
     using clock = std::chrono::steady_clock;
 
-    relay_engine(tcp::socket& client, tcp::socket& target, const relay_options& options,
-                 bool splice);
+    relay_engine(tcp_socket client, tcp_socket target, const relay_options& options);
     relay_engine(const relay_engine&) = delete;
     relay_engine& operator=(const relay_engine&) = delete;
+    virtual ~relay_engine() = default;
 
-    /// Starts both directions and the watchdog; calls `on_end` once the relay
-    /// has ended (both directions at EOF, an error, the idle timeout or a
-    /// cancellation emitted on `outer`) and nothing is left pending.
-    template <typename Handler>
-    void start(asio::cancellation_slot outer, Handler&& on_end);
-    /// The outcome; byte counts are final once run() has completed.
-    relay_stats& stats() noexcept { return stats_; }
+    /// Starts both directions; a cancellation emitted on `outer` stops the relay.
+    void start(asio::cancellation_slot outer);
     /// Ends the relay: records `ec` if it is the first error and cancels every wait.
     void stop(const std::error_code& ec);
+    /// Stops the relay for idleness (called by the thread's relay_service).
+    void expire();
+
+    clock::time_point last_activity() const noexcept { return last_activity_; }
+    const relay_options& options() const noexcept { return options_; }
+    tcp_socket::executor_type socket_executor() noexcept { return client_.get_executor(); }
+
+protected:
+    /// Destroys the engine (closing the sockets), then calls the completion
+    /// handler with `stats`.
+    virtual void complete(relay_stats stats) = 0;
 
 private:
+    friend class relay_service;
+
     struct side {
-        tcp::socket& src;
-        tcp::socket& dst;
         direction dir;
         bool done = false;
     };
 
-    void start_directions(asio::cancellation_slot outer);
-    void arm(side& s, tcp::socket::wait_type what);
+    void arm(side& s, tcp_socket::wait_type what);
     void yield(side& s);
     void on_ready(side& s, const std::error_code& ec);
     void end_side(side& s, const std::error_code& error);
-    void arm_watchdog();
-    void on_watchdog(const std::error_code& ec);
     void settle();
 
-    tcp::socket& client_;
-    tcp::socket& target_;
-    relay_options options_;
+    tcp_socket client_;
+    tcp_socket target_;
+    const relay_options& options_;
+    relay_service& service_;
     side up_;
     side down_;
-    asio::steady_timer watchdog_;
-    asio::steady_timer done_; ///< holds on_end; cancelled once nothing is pending
     asio::cancellation_slot outer_;
     clock::time_point last_activity_;
     relay_stats stats_;
-    int pending_ = 0; ///< waits whose handlers have not run yet
+    // The service's list of relays with this idle timeout, oldest activity first.
+    relay_engine* older_ = nullptr;
+    relay_engine* newer_ = nullptr;
+    std::uint32_t list_ = 0;
+    int pending_ = 0; ///< waits and turns whose handlers have not run yet
     bool stopped_ = false;
 };
+
+/// A relay_engine that completes with `Handler`.
+template <typename Handler>
+class relay_op final : public relay_engine {
+public:
+    relay_op(tcp_socket client, tcp_socket target, const relay_options& options, Handler handler)
+        : relay_engine(std::move(client), std::move(target), options)
+        , handler_(std::move(handler)) {}
+
+private:
+    void complete(relay_stats stats) override {
+        auto handler = std::move(handler_);
+        auto ex = asio::get_associated_executor(handler, socket_executor());
+        delete this;
+        asio::dispatch(ex, [h = std::move(handler), stats]() mutable { std::move(h)(stats); });
+    }
+
+    Handler handler_;
+};
+
+/// Starts `engine` (made by make_engine): it owns itself from here on.
+void launch(relay_engine* engine, asio::cancellation_slot slot);
+
+template <typename Handler>
+relay_engine* make_engine(tcp_socket client, tcp_socket target, const relay_options& options,
+                          Handler handler) {
+    return new relay_op<Handler>(std::move(client), std::move(target), options, std::move(handler));
+}
 
 } // namespace weir::relay::detail

@@ -4,17 +4,14 @@
 
 #include <variant>
 
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 namespace weir::server {
 namespace {
 
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // A literal address needs no lookup.
@@ -34,42 +31,35 @@ std::error_code portable(std::error_code ec) {
     return ec;
 }
 
-asio::awaitable<std::error_code> connect_one(tcp::socket& out, const tcp::endpoint& ep,
-                                             asio::steady_timer& deadline) {
+asio::awaitable<std::error_code> connect_one(relay::tcp_socket& out, const tcp::endpoint& ep,
+                                             asio::cancellation_slot cancel) {
     std::error_code ec;
     out.close(ec);
     out.open(ep.protocol(), ec);
     if (ec) co_return portable(ec);
-    auto done = co_await (out.async_connect(ep, use_tuple) || deadline.async_wait(use_tuple));
-    if (done.index() == 1) co_return proto::errc::connect_timeout;
-    std::tie(ec) = std::get<0>(done);
+    std::tie(ec) = co_await out.async_connect(ep, asio::bind_cancellation_slot(cancel, use_tuple));
     if (!ec) out.set_option(tcp::no_delay(true), ec);
     co_return portable(ec);
 }
 
 } // namespace
 
-asio::awaitable<std::error_code> connect_target(tcp::socket& out, const proto::address& target,
-                                                offload_pool& resolver,
-                                                std::chrono::steady_clock::duration timeout,
-                                                const address_filter& allowed) {
-    asio::steady_timer deadline(co_await asio::this_coro::executor, timeout);
+asio::awaitable<std::error_code>
+connect_target(relay::tcp_socket& out, const proto::address& target, offload_pool& resolver,
+               asio::cancellation_slot cancel, const address_filter& allowed) {
     auto endpoints = literal_endpoints(target);
     if (target.is_domain()) {
-        auto lookup =
-            co_await (resolve(resolver, std::get<std::string>(target.host), target.port) ||
-                      deadline.async_wait(use_tuple));
-        if (lookup.index() == 1) co_return proto::errc::connect_timeout;
-        auto& result = std::get<0>(lookup);
-        if (result.error) co_return result.error;
+        auto result =
+            co_await resolve(resolver, std::get<std::string>(target.host), target.port, cancel);
+        if (result.error) co_return portable(result.error);
         endpoints = std::move(result.endpoints);
     }
     std::erase_if(endpoints, [&](const tcp::endpoint& ep) { return !allowed(ep.address()); });
     if (endpoints.empty()) co_return proto::errc::not_allowed;
     std::error_code ec = proto::errc::host_not_found;
     for (const auto& ep : endpoints) {
-        ec = co_await connect_one(out, ep, deadline);
-        if (!ec || ec == proto::errc::connect_timeout) break;
+        ec = co_await connect_one(out, ep, cancel);
+        if (!ec || ec == std::errc::operation_canceled) break;
     }
     if (ec) {
         std::error_code ignored;

@@ -89,7 +89,7 @@ void server::bind() {
         const auto& spec = cfg_.listeners[i];
         auto& io = *contexts_[i % contexts_.size()];
         const tcp::endpoint ep(asio::ip::make_address(spec.host), spec.port);
-        tcp::acceptor acceptor(io);
+        asio::basic_socket_acceptor<tcp, asio::io_context::executor_type> acceptor(io);
         std::error_code ec;
         acceptor.open(ep.protocol(), ec);
         if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -134,7 +134,7 @@ asio::awaitable<void> server::accept_loop(listener& l) {
 }
 
 // Applies the block list and the limits; a refused connection is closed at once.
-std::optional<accepted> server::admit(tcp::socket socket, const tcp::endpoint& remote,
+std::optional<accepted> server::admit(relay::tcp_socket socket, const tcp::endpoint& remote,
                                       const listener& l) {
     auto key = client_key(remote.address());
     if (ctx_.throttle != nullptr && ctx_.throttle->blocked(key)) {

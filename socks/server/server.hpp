@@ -55,12 +55,12 @@ public:
 private:
     struct listener {
         listener_info info;
-        asio::ip::tcp::acceptor acceptor;
+        asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type> acceptor;
     };
     asio::awaitable<void> accept_loop(listener& l);
     asio::io_context& next_context();
-    std::optional<accepted> admit(asio::ip::tcp::socket socket,
-                                  const asio::ip::tcp::endpoint& remote, const listener& l);
+    std::optional<accepted> admit(relay::tcp_socket socket, const asio::ip::tcp::endpoint& remote,
+                                  const listener& l);
     void note_refusal(const listener& l, std::string_view why);
 
     config cfg_;

@@ -2,6 +2,7 @@
 
 #include "socks/server/access.hpp"
 #include "socks/server/connector.hpp"
+#include "socks/server/deadline.hpp"
 #include "socks/server/log.hpp"
 
 #include <array>
@@ -10,9 +11,7 @@
 #include <variant>
 
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -20,33 +19,43 @@ namespace weir::server {
 namespace {
 
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-/// Everything the session's one log line says.
+/// What the session's one log line says about the client; kept by the relay
+/// until it ends, so it stays small.
 struct session_record {
     std::string client;
-    std::string proto = "-";
     std::string user = "-";
-    std::optional<std::string> authenticated; ///< the user, once the password checked out
     std::string target = "-";
-    std::string result = "succeeded";
-    std::string end;   ///< how the relay ended: eof, idle-timeout, error:...
-    std::string relay; ///< which relay ran: splice or copy
-    std::uint64_t up = 0;
-    std::uint64_t down = 0;
+    const char* proto = "-";
+    std::uint64_t up = 0; ///< bytes the client sent ahead of the reply
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
 
-void log_session(const session_record& r, const listener_info& l) {
+/// How the session ended, for its log line.
+struct session_end {
+    std::string_view result = "succeeded";
+    std::string_view end;   ///< how the relay ended: eof, idle-timeout, error:...
+    std::string_view relay; ///< which relay ran: splice or copy
+    std::uint64_t up = 0;
+    std::uint64_t down = 0;
+};
+
+void log_session(const session_record& r, const listener_info& l, const session_end& e) {
     using namespace std::chrono;
     const auto ms = duration_cast<milliseconds>(steady_clock::now() - r.start).count();
     std::string relayed;
-    if (!r.end.empty()) relayed = fmt::format(" end={} relay={}", r.end, r.relay);
+    if (!e.end.empty()) relayed = fmt::format(" end={} relay={}", e.end, e.relay);
     log::info("session client={} listener={} proto={} user={} target={} result={}{} up={} down={} "
               "duration={}.{:03}s",
-              r.client, l.url, r.proto, r.user, r.target, r.result, relayed, r.up, r.down,
+              r.client, l.url, r.proto, r.user, r.target, e.result, relayed, r.up + e.up, e.down,
               ms / 1000, ms % 1000);
+}
+
+void log_failure(const session_record& r, const listener_info& l, std::string_view result) {
+    session_end e;
+    e.result = result;
+    log_session(r, l, e);
 }
 
 // An error as one log token: "connection refused" -> "connection-refused".
@@ -75,62 +84,72 @@ proto::address to_proto_address(const tcp::endpoint& ep) {
     return a;
 }
 
-asio::awaitable<bool> verify_password(server_context& ctx, const std::string& user,
+/// Where the handshake stands: the failure to log, the authenticated user.
+struct handshake_state {
+    std::string result;                       ///< empty while all goes well
+    std::optional<std::string> authenticated; ///< the user, once the password checked out
+};
+
+asio::awaitable<bool> verify_password(server_context& ctx, deadline& dl, const std::string& user,
                                       const std::string& password) {
     if (ctx.verifier == nullptr) co_return false;
     if (ctx.verifier->cached(user, password)) co_return true;
     // A named job: GCC 12 mis-copies lambda temporaries inside co_await expressions.
     auto job = [v = ctx.verifier, user, password] { return v->verify(user, password); };
-    auto [ec, ok] = co_await ctx.auth_pool.async_run<bool>(std::move(job), use_tuple);
+    auto [ec, ok] = co_await ctx.auth_pool.async_run<bool>(std::move(job), dl.bind(use_tuple));
     co_return !ec && ok;
 }
 
 // Verifies, and makes a client that keeps failing wait longer for each answer
 // (unknown users and wrong passwords alike).
-asio::awaitable<bool> check_password(server_context& ctx, const std::string& client_key,
-                                     const std::string& user, const std::string& password) {
-    const bool ok = co_await verify_password(ctx, user, password);
-    if (ctx.throttle == nullptr) co_return ok;
+asio::awaitable<bool> check_password(server_context& ctx, deadline& dl,
+                                     const std::string& client_key, const std::string& user,
+                                     const std::string& password) {
+    const bool ok = co_await verify_password(ctx, dl, user, password);
+    if (ctx.throttle == nullptr || dl.expired()) co_return ok;
     if (ok) {
         ctx.throttle->succeeded(client_key);
         co_return true;
     }
     if (const auto delay = ctx.throttle->failed(client_key); delay.count() > 0) {
-        asio::steady_timer wait(co_await asio::this_coro::executor, delay);
-        co_await wait.async_wait(use_tuple);
+        asio::steady_timer wait(dl.executor(), delay);
+        co_await wait.async_wait(dl.bind(use_tuple));
     }
     co_return false;
 }
 
-asio::awaitable<bool> send(tcp::socket& s, const std::vector<std::uint8_t>& bytes) {
-    if (bytes.empty()) co_return true;
-    auto [ec, n] = co_await asio::async_write(s, asio::buffer(bytes), use_tuple);
+asio::awaitable<bool> send(relay::tcp_socket& s, deadline& dl,
+                           const std::vector<std::uint8_t>& bytes) {
+    if (bytes.empty()) co_return !dl.expired();
+    auto [ec, n] = co_await asio::async_write(s, asio::buffer(bytes), dl.bind(use_tuple));
     co_return !ec;
 }
 
-// Runs the codec until it yields a request (or the client fails or leaves).
+// Runs the codec until it yields a request (or the client fails or leaves, or
+// the deadline passes).
 asio::awaitable<std::optional<proto::request_event>>
-negotiate(tcp::socket& client, const std::string& client_key, proto::server_handshake& hs,
-          server_context& ctx, session_record& rec) {
+negotiate(relay::tcp_socket& client, const std::string& client_key, proto::server_handshake& hs,
+          server_context& ctx, deadline& dl, session_record& rec, handshake_state& st) {
     std::array<std::uint8_t, 1024> buf;
     for (;;) {
         auto ev = hs.next_event();
-        if (!co_await send(client, hs.take_output())) {
-            rec.result = "client-write-failed";
+        if (!co_await send(client, dl, hs.take_output())) {
+            st.result = "client-write-failed";
             co_return std::nullopt;
         }
         if (std::holds_alternative<proto::need_data>(ev)) {
-            auto [ec, n] = co_await client.async_read_some(asio::buffer(buf), use_tuple);
+            auto [ec, n] = co_await client.async_read_some(asio::buffer(buf), dl.bind(use_tuple));
             if (ec) {
-                rec.result = ec == asio::error::eof ? "client-closed" : "client-read-failed";
+                st.result = ec == asio::error::eof ? "client-closed" : "client-read-failed";
                 co_return std::nullopt;
             }
             hs.receive(std::span(buf.data(), n));
         } else if (auto* cred = std::get_if<proto::credentials_event>(&ev)) {
             rec.user = log::printable(cred->username);
             const bool ok =
-                co_await check_password(ctx, client_key, cred->username, cred->password);
-            if (ok) rec.authenticated = cred->username;
+                co_await check_password(ctx, dl, client_key, cred->username, cred->password);
+            if (dl.expired()) co_return std::nullopt;
+            if (ok) st.authenticated = cred->username;
             hs.auth_result(ok);
         } else if (auto* req = std::get_if<proto::request_event>(&ev)) {
             co_return std::move(*req);
@@ -138,8 +157,8 @@ negotiate(tcp::socket& client, const std::string& client_key, proto::server_hand
             const auto& err = std::get<proto::error_event>(ev);
             if (const auto v = hs.protocol())
                 rec.proto = *v == proto::version::socks5 ? "socks5" : "socks4";
-            rec.result = "refused:" + slug(err.error);
-            co_await send(client, err.reply);
+            st.result = "refused:" + slug(err.error);
+            co_await send(client, dl, err.reply);
             co_return std::nullopt;
         }
     }
@@ -153,35 +172,39 @@ std::string target_for_log(const proto::address& a) {
     return proto::to_string(a);
 }
 
-std::string protocol_name(const proto::request_event& req) {
+const char* protocol_name(const proto::request_event& req) {
     if (req.ver == proto::version::socks5) return "socks5";
     return req.destination.is_domain() ? "socks4a" : "socks4";
 }
 
-// Checks the rules and connects: the reply's error, or none.
+// Checks the rules and connects, within the connect timeout: the reply's error, or none.
 asio::awaitable<std::error_code>
-connect_allowed(tcp::socket& target, const proto::request_event& req, const accepted& conn,
-                const listener_info& listener, server_context& ctx, const session_record& rec) {
+connect_allowed(relay::tcp_socket& target, const proto::request_event& req, const accepted& conn,
+                const listener_info& listener, server_context& ctx, deadline& dl,
+                const session_record& rec, const handshake_state& st) {
     if (req.cmd != proto::command::connect) co_return proto::errc::command_not_supported;
     access_check access(ctx.access.get(), listener.index,
-                        facts_of(req, conn.remote, listener.url, rec.authenticated));
+                        facts_of(req, conn.remote, listener.url, st.authenticated));
     std::error_code ec = proto::errc::not_allowed;
+    dl.expires_after(ctx.cfg.connect_timeout);
     if (access.allowed_by_name())
-        ec = co_await connect_target(target, req.destination, ctx.resolver, ctx.cfg.connect_timeout,
+        ec = co_await connect_target(target, req.destination, ctx.resolver, dl.slot(),
                                      [&](const asio::ip::address& a) { return access.allowed(a); });
+    if (dl.expired()) co_return proto::errc::connect_timeout;
     if (ec == proto::errc::not_allowed && access.denial())
         log::info("refused client={} target={} by {}", rec.client, rec.target,
                   auth::describe(*access.denial()));
     co_return ec;
 }
 
-// Connects, replies, forwards pipelined bytes; returns the target socket if relaying should start.
-asio::awaitable<std::optional<tcp::socket>>
-reach_target(tcp::socket& client, proto::server_handshake& hs, const proto::request_event& req,
-             const accepted& conn, const listener_info& listener, server_context& ctx,
-             session_record& rec) {
-    tcp::socket target(client.get_executor());
-    const auto ec = co_await connect_allowed(target, req, conn, listener, ctx, rec);
+// Connects and replies, within the time limits, and forwards the bytes the
+// client sent early: true if relaying should start.
+asio::awaitable<bool> reach_target(relay::tcp_socket& client, relay::tcp_socket& target,
+                                   proto::server_handshake& hs, const proto::request_event& req,
+                                   const accepted& conn, const listener_info& listener,
+                                   server_context& ctx, deadline& dl, session_record& rec,
+                                   handshake_state& st) {
+    const auto ec = co_await connect_allowed(target, req, conn, listener, ctx, dl, rec, st);
     proto::address bound{proto::ipv4_bytes{}, 0};
     if (!ec) {
         std::error_code local_ec;
@@ -189,22 +212,45 @@ reach_target(tcp::socket& client, proto::server_handshake& hs, const proto::requ
         if (!local_ec) bound = to_proto_address(local);
     }
     const auto code = ec ? proto::to_reply_code(ec) : proto::reply_code::succeeded;
-    if (!co_await send(client, hs.reply(code, bound))) {
-        rec.result = "client-write-failed";
-        co_return std::nullopt;
+    dl.expires_after(ctx.cfg.handshake_timeout);
+    if (!co_await send(client, dl, hs.reply(code, bound))) {
+        st.result = dl.expired() ? "reply-timeout" : "client-write-failed";
+        co_return false;
     }
     if (ec) {
-        rec.result = "connect-failed:" + slug(ec);
-        co_return std::nullopt;
+        st.result = "connect-failed:" + slug(ec);
+        co_return false;
     }
     const auto early = hs.take_remaining();
-    if (!co_await send(target, early)) {
-        rec.result = "target-write-failed";
-        co_return std::nullopt;
+    if (!co_await send(target, dl, early)) {
+        st.result = dl.expired() ? "reply-timeout" : "target-write-failed";
+        co_return false;
     }
     rec.up += early.size();
-    co_return std::move(target);
+    co_return true;
 }
+
+/// The relay's completion: the session's log line. Holds the session's place
+/// (the admission ticket) until the relay ends.
+struct relay_done {
+    session_record rec;
+    const listener_info* listener;
+    admission::ticket ticket;
+
+    void operator()(const relay::relay_stats& stats) {
+        const std::string error = stats.error ? "error:" + slug(stats.error) : std::string();
+        session_end e;
+        e.end = "eof";
+        if (stats.idle_timeout)
+            e.end = "idle-timeout";
+        else if (stats.error)
+            e.end = error;
+        e.relay = stats.spliced ? "splice" : "copy";
+        e.up = stats.client_to_target;
+        e.down = stats.target_to_client;
+        log_session(rec, *listener, e);
+    }
+};
 
 } // namespace
 
@@ -225,39 +271,28 @@ asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
     std::error_code ec;
     client.set_option(tcp::no_delay(true), ec);
 
-    // Handshake, connect and reply, each bounded by its own timeout.
+    // Handshake, then connect, then reply: each step bounded by its own time limit.
+    deadline dl(client.get_executor());
+    handshake_state st;
     proto::server_handshake hs(listener.handshake);
-    asio::steady_timer timer(client.get_executor(), ctx.cfg.handshake_timeout);
-    auto negotiated =
-        co_await (negotiate(client, conn.client_key, hs, ctx, rec) || timer.async_wait(use_tuple));
+    dl.expires_after(ctx.cfg.handshake_timeout);
+    auto request = co_await negotiate(client, conn.client_key, hs, ctx, dl, rec, st);
     conn.ticket.handshake_done();
-    if (negotiated.index() == 1) rec.result = "handshake-timeout";
-    auto request = negotiated.index() == 0 ? std::move(std::get<0>(negotiated)) : std::nullopt;
     if (!request) {
-        log_session(rec, listener);
+        if (dl.expired()) st.result = "handshake-timeout";
+        log_failure(rec, listener, st.result);
         co_return;
     }
     rec.proto = protocol_name(*request);
     rec.target = target_for_log(request->destination);
 
-    // connect_target bounds itself by the connect timeout; the replies are bounded here.
-    timer.expires_after(ctx.cfg.connect_timeout + ctx.cfg.handshake_timeout);
-    auto reached = co_await (reach_target(client, hs, *request, conn, listener, ctx, rec) ||
-                             timer.async_wait(use_tuple));
-    if (reached.index() == 1) rec.result = "reply-timeout";
-    if (reached.index() == 1 || !std::get<0>(reached)) {
-        log_session(rec, listener);
+    relay::tcp_socket target(client.get_executor());
+    if (!co_await reach_target(client, target, hs, *request, conn, listener, ctx, dl, rec, st)) {
+        log_failure(rec, listener, st.result);
         co_return;
     }
-    auto target = std::move(*std::get<0>(reached));
-    const auto stats = co_await relay::relay(client, target, ctx.cfg.relay);
-    rec.up += stats.client_to_target;
-    rec.down += stats.target_to_client;
-    rec.end = stats.idle_timeout ? "idle-timeout"
-              : stats.error      ? "error:" + slug(stats.error)
-                                 : "eof";
-    rec.relay = stats.spliced ? "splice" : "copy";
-    log_session(rec, listener);
+    relay::async_relay(std::move(client), std::move(target), ctx.cfg.relay,
+                       relay_done{std::move(rec), &listener, std::move(conn.ticket)});
 }
 
 } // namespace weir::server

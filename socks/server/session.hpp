@@ -28,7 +28,7 @@ struct server_context {
 
 /// One accepted connection, as the session receives it.
 struct accepted {
-    asio::ip::tcp::socket socket;
+    relay::tcp_socket socket;
     asio::ip::tcp::endpoint remote;
     std::string client_key; ///< limits and throttling key: IPv4 address or IPv6 /64
     admission::ticket ticket;
@@ -47,7 +47,9 @@ struct listener_info {
 };
 
 /// The whole life of one client connection: negotiate, authorize, connect,
-/// reply, relay; then one log line. Owns the client socket.
+/// reply, relay; then one log line. Owns the client socket. The coroutine
+/// ends when the relay starts: the relay (handler-driven) takes both sockets
+/// and what the log line needs, so an idle session keeps no coroutine frame.
 asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
                                   server_context& ctx);
 

@@ -25,7 +25,8 @@ namespace {
 
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-void connect_pair(tcp::acceptor& acceptor, tcp::socket& connecting, tcp::socket& accepted) {
+template <typename Connecting, typename Accepted>
+void connect_pair(tcp::acceptor& acceptor, Connecting& connecting, Accepted& accepted) {
     connecting.connect(acceptor.local_endpoint());
     acceptor.accept(accepted);
 }
@@ -35,11 +36,9 @@ void connect_pair(tcp::acceptor& acceptor, tcp::socket& connecting, tcp::socket&
 const char* name(relay_impl impl) {
     switch (impl) {
     case relay_impl::splice:
-        return "splice_relay";
+        return "splice";
     case relay_impl::copy:
-        return "copy_relay";
-    case relay_impl::dispatch:
-        return "relay";
+        return "copy";
     }
     return "?";
 }
@@ -139,31 +138,24 @@ asio::awaitable<void> relay_harness::drive_relay(relay_impl impl, relay_options 
                                                  std::chrono::milliseconds cancel_after) {
     using namespace asio::experimental::awaitable_operators;
     if (trim_pools) trim_local_pools();
-    fds_before = open_fds({client_fd_, target_fd_});
+    // The relay closes the proxy's sockets: afterwards they must be gone too.
+    fds_before = open_fds(
+        {client_fd_, target_fd_, proxy_client_->native_handle(), proxy_target_->native_handle()});
+    options.kind = impl == relay_impl::copy ? relay_kind::copy : relay_kind::splice;
     if (cancel_after.count() == 0) {
-        stats = co_await call_relay(impl, options);
+        stats = co_await call_relay(options);
     } else {
-        auto result = co_await (call_relay(impl, options) || sleep_for(cancel_after));
+        auto result = co_await (call_relay(options) || sleep_for(cancel_after));
         cancelled = result.index() == 1;
         if (!cancelled) stats = std::get<0>(result);
     }
     if (trim_pools) trim_local_pools();
     fds_after = open_fds({client_fd_, target_fd_});
-    proxy_client_.reset();
-    proxy_target_.reset();
 }
 
-asio::awaitable<relay_stats> relay_harness::call_relay(relay_impl impl,
-                                                       const relay_options& options) {
-    switch (impl) {
-    case relay_impl::splice:
-        co_return co_await splice_relay(*proxy_client_, *proxy_target_, options, handled);
-    case relay_impl::copy:
-        co_return co_await copy_relay(*proxy_client_, *proxy_target_, options);
-    case relay_impl::dispatch:
-        break;
-    }
-    co_return co_await relay(*proxy_client_, *proxy_target_, options);
+asio::awaitable<relay_stats> relay_harness::call_relay(const relay_options& options) {
+    co_return co_await async_relay(std::move(*proxy_client_), std::move(*proxy_target_), options,
+                                   asio::use_awaitable);
 }
 
 fd_limit_guard::fd_limit_guard() {

@@ -22,8 +22,8 @@ namespace weir::relay::test {
 using asio::ip::tcp;
 using bytes = std::vector<std::uint8_t>;
 
-/// Which relay a test drives: one implementation, or relay() choosing.
-enum class relay_impl { splice, copy, dispatch };
+/// Which relay a test asks for (relay_options::kind).
+enum class relay_impl { splice, copy };
 
 const char* name(relay_impl impl);
 
@@ -58,8 +58,8 @@ class relay_harness {
 public:
     relay_harness();
 
-    /// Starts the relay; once it returns, records the open fds and destroys
-    /// the proxy's sockets, as a session does. A non-zero `cancel_after`
+    /// Starts the relay (which takes the proxy's sockets); once it returns,
+    /// records the open fds. A non-zero `cancel_after`
     /// cancels the relay from outside after that delay.
     void start_relay(relay_impl impl, const relay_options& options,
                      std::chrono::milliseconds cancel_after = {});
@@ -73,7 +73,6 @@ public:
     tcp::socket target{io};
 
     std::optional<relay_stats> stats; ///< set when the relay returned
-    bool handled = false;             ///< splice_relay's answer (relay_impl::splice)
     bool cancelled = false;           ///< the relay was cancelled from outside
     /// Empty this thread's pools before and after the relay, so that the fd
     /// counts show exactly what the relay itself left open (nothing).
@@ -84,10 +83,10 @@ public:
 private:
     asio::awaitable<void> drive_relay(relay_impl impl, relay_options options,
                                       std::chrono::milliseconds cancel_after);
-    asio::awaitable<relay_stats> call_relay(relay_impl impl, const relay_options& options);
+    asio::awaitable<relay_stats> call_relay(const relay_options& options);
 
-    std::optional<tcp::socket> proxy_client_;
-    std::optional<tcp::socket> proxy_target_;
+    std::optional<tcp_socket> proxy_client_;
+    std::optional<tcp_socket> proxy_target_;
     int client_fd_ = -1;
     int target_fd_ = -1;
     int running_ = 0;

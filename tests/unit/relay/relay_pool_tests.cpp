@@ -37,7 +37,9 @@ struct relay_sockets {
         proxy_target.connect(acceptor.local_endpoint());
         acceptor.accept(target);
     }
-    tcp::socket client, proxy_client, proxy_target, target;
+    tcp::socket client;
+    tcp_socket proxy_client, proxy_target;
+    tcp::socket target;
     std::optional<relay_stats> stats;
 };
 
@@ -48,12 +50,9 @@ relay_options options_for(relay_impl impl) {
     return options;
 }
 
-asio::awaitable<void> run_one(relay_impl impl, relay_sockets& s, relay_options options) {
-    bool handled = false;
-    if (impl == relay_impl::splice)
-        s.stats = co_await splice_relay(s.proxy_client, s.proxy_target, options, handled);
-    else
-        s.stats = co_await copy_relay(s.proxy_client, s.proxy_target, options);
+asio::awaitable<void> run_one(relay_sockets& s, relay_options options) {
+    s.stats = co_await async_relay(std::move(s.proxy_client), std::move(s.proxy_target), options,
+                                   asio::use_awaitable);
 }
 
 /// `from` sends 8 bytes made of `tag`; `to` must read exactly those, then
@@ -105,7 +104,7 @@ TEST_CASE("500 idle relays hold no pipe and no buffer, and each relays when woke
     const auto with_sockets = open_fds({});
     const auto before = local_pool_stats();
     for (auto& s : relays)
-        asio::co_spawn(io, run_one(impl, *s, options_for(impl)), [](std::exception_ptr e) {
+        asio::co_spawn(io, run_one(*s, options_for(impl)), [](std::exception_ptr e) {
             if (e) std::rethrow_exception(e);
         });
     while (io.poll() > 0) {

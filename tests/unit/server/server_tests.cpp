@@ -239,13 +239,13 @@ TEST_CASE("connector: refused, connected, or every address filtered out", "[conn
     };
     using results = std::array<std::error_code, 3>;
     auto [refused, ok, filtered] = run(io, [&]() -> asio::awaitable<results> {
-        tcp::socket s(io);
+        weir::relay::tcp_socket s(io);
         const auto port = open.local_endpoint().port();
         proto::address a{proto::ipv4_bytes{127, 0, 0, 1}, closed_port};
-        auto e1 = co_await connect_target(s, a, pool, std::chrono::seconds(30), any);
+        auto e1 = co_await connect_target(s, a, pool, {}, any);
         proto::address b{std::string("localhost"), port};
-        auto e2 = co_await connect_target(s, b, pool, std::chrono::seconds(30), any);
-        auto e3 = co_await connect_target(s, b, pool, std::chrono::seconds(30), none);
+        auto e2 = co_await connect_target(s, b, pool, {}, any);
+        auto e3 = co_await connect_target(s, b, pool, {}, none);
         co_return results{e1, e2, e3};
     }());
     CHECK(refused == std::errc::connection_refused);

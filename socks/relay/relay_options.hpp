@@ -1,0 +1,45 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+namespace weir::relay {
+
+/// A TCP socket bound to one thread's io_context: half the size of one with a
+/// type-erased executor, and so are the waits pending on it.
+using tcp_socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+
+enum class relay_kind { splice, copy };
+
+/// A direction holds a pipe (splice) or a buffer (copy) only while its bytes
+/// are in flight: an idle relay holds neither. Both come from per-thread pools.
+struct relay_options {
+    relay_kind kind = relay_kind::splice;
+    /// Both directions silent for this long ends the relay. Zero disables it.
+    std::chrono::steady_clock::duration idle_timeout = std::chrono::minutes(5);
+    std::size_t pipe_size = 1 << 20;     ///< splice: requested pipe capacity per direction
+    std::size_t buffer_size = 64 * 1024; ///< copy: buffer per direction
+    /// splice: pipe capacity (bytes) the whole process may hold, spares included;
+    /// a direction that finds none left copies through a buffer instead.
+    std::size_t pipe_budget = 64 << 20;
+    std::size_t spare_pipes = 16;   ///< splice: empty pipes kept per thread for reuse
+    std::size_t spare_buffers = 16; ///< buffers kept per thread for reuse
+    /// splice: the first read after a wake-up copies up to this many bytes and
+    /// takes a pipe only when they fill it (small exchanges never touch one); 0: off.
+    std::size_t splice_probe = 4096;
+};
+
+struct relay_stats {
+    std::uint64_t client_to_target = 0;
+    std::uint64_t target_to_client = 0;
+    std::error_code error;     ///< first error that ended the relay (EOF both ways is not one)
+    bool idle_timeout = false; ///< ended because both directions were idle too long
+    bool spliced = false;      ///< the splice relay ran (false: the copy relay did)
+};
+
+} // namespace weir::relay
