@@ -62,16 +62,21 @@ relay_engine::relay_engine(tcp_socket client, tcp_socket target, const relay_opt
     , target_(std::move(target))
     , options_(options)
     , service_(relay_service::of(client_.get_executor()))
+    , timeouts_(io::timeout_service::of(client_.get_executor()))
     , up_{direction(client_.native_handle(), target_.native_handle(), options_, false)}
-    , down_{direction(target_.native_handle(), client_.native_handle(), options_, false)}
-    , last_activity_(clock::now()) {
+    , down_{direction(target_.native_handle(), client_.native_handle(), options_, false)} {
     stats_.spliced = can_splice(client_, target_, options_);
     up_.dir.use_splice(stats_.spliced);
     down_.dir.use_splice(stats_.spliced);
 }
 
+relay_engine::~relay_engine() {
+    timeouts_.cancel(*this);
+}
+
 void relay_engine::start(asio::cancellation_slot outer) {
     service_.add(*this);
+    timeouts_.start(*this, options_.idle_timeout);
     try {
         if (outer.is_connected()) outer.emplace<stopper>(this);
         outer_ = outer;
@@ -100,8 +105,7 @@ void relay_engine::on_ready(side& s, const std::error_code& ec) {
         end_side(s, stopped_ ? std::error_code() : ec);
         return settle();
     }
-    last_activity_ = clock::now();
-    service_.touch(*this);
+    timeouts_.touch(*this, clock::now());
     std::error_code error;
     switch (s.dir.pump(error)) {
     case direction::next::readable:
@@ -135,7 +139,7 @@ void relay_engine::yield(side& s) {
     }
 }
 
-void relay_engine::expire() {
+void relay_engine::on_timeout() {
     stats_.idle_timeout = true;
     stop({});
 }
@@ -144,7 +148,7 @@ void relay_engine::stop(const std::error_code& ec) {
     if (ec && !stats_.error) stats_.error = ec;
     if (stopped_) return;
     stopped_ = true;
-    service_.retire(*this);
+    timeouts_.cancel(*this);
     std::error_code ignored;
     client_.cancel(ignored);
     target_.cancel(ignored);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "socks/io/timeout_service.hpp"
 #include "socks/relay/direction.hpp"
 #include "socks/relay/relay_options.hpp"
 
@@ -17,26 +18,21 @@ namespace weir::relay::detail {
 class relay_service;
 
 /// Both directions of one relay, driven by completion handlers rather than
-/// coroutines: an idle relay costs this object and two pending waits. Owns
-/// both sockets; lives on their thread, from launch() until it completes.
-class relay_engine {
+/// coroutines: an idle relay costs this object and two pending waits (its
+/// idle timeout is a node in the thread's timeout_service). Owns both
+/// sockets; lives on their thread, from launch() until it completes.
+class relay_engine : private io::timeout_node {
 public:
-    using clock = std::chrono::steady_clock;
-
     relay_engine(tcp_socket client, tcp_socket target, const relay_options& options);
     relay_engine(const relay_engine&) = delete;
     relay_engine& operator=(const relay_engine&) = delete;
-    virtual ~relay_engine() = default;
+    virtual ~relay_engine();
 
     /// Starts both directions; a cancellation emitted on `outer` stops the relay.
     void start(asio::cancellation_slot outer);
     /// Ends the relay: records `ec` if it is the first error and cancels every wait.
     void stop(const std::error_code& ec);
-    /// Stops the relay for idleness (called by the thread's relay_service).
-    void expire();
 
-    clock::time_point last_activity() const noexcept { return last_activity_; }
-    const relay_options& options() const noexcept { return options_; }
     tcp_socket::executor_type socket_executor() noexcept { return client_.get_executor(); }
 
 protected:
@@ -52,6 +48,7 @@ private:
         bool done = false;
     };
 
+    void on_timeout() override;
     void arm(side& s, tcp_socket::wait_type what);
     void yield(side& s);
     void on_ready(side& s, const std::error_code& ec);
@@ -62,15 +59,14 @@ private:
     tcp_socket target_;
     const relay_options& options_;
     relay_service& service_;
+    io::timeout_service& timeouts_;
     side up_;
     side down_;
     asio::cancellation_slot outer_;
-    clock::time_point last_activity_;
     relay_stats stats_;
-    // The service's list of relays with this idle timeout, oldest activity first.
-    relay_engine* older_ = nullptr;
-    relay_engine* newer_ = nullptr;
-    std::uint32_t list_ = 0;
+    // The service's list of running relays.
+    relay_engine* prev_ = nullptr;
+    relay_engine* next_ = nullptr;
     int pending_ = 0; ///< waits and turns whose handlers have not run yet
     bool stopped_ = false;
 };

@@ -3,22 +3,21 @@
 namespace weir::server {
 
 deadline::deadline(const asio::io_context::executor_type& ex)
-    : timer_(ex)
-    , state_(std::make_shared<state>()) {}
+    : executor_(ex)
+    , timeouts_(io::timeout_service::of(ex)) {}
 
 deadline::~deadline() {
-    ++state_->step; // a handler already queued must not emit any more
+    timeouts_.cancel(*this);
 }
 
 void deadline::expires_after(clock::duration d) {
-    const auto step = ++state_->step;
-    state_->expired = false;
-    timer_.expires_after(d); // cancels the previous step's wait
-    timer_.async_wait([s = state_, step](const std::error_code& ec) {
-        if (ec || s->step != step) return;
-        s->expired = true;
-        s->signal.emit(asio::cancellation_type::terminal);
-    });
+    expired_ = false;
+    timeouts_.start(*this, d);
+}
+
+void deadline::on_timeout() {
+    expired_ = true;
+    signal_.emit(asio::cancellation_type::terminal);
 }
 
 } // namespace weir::server

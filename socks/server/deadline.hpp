@@ -1,36 +1,34 @@
 #pragma once
 
+#include "socks/io/timeout_service.hpp"
+
 #include <chrono>
-#include <cstdint>
-#include <memory>
+#include <utility>
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
-#include <asio/steady_timer.hpp>
 
 namespace weir::server {
 
 /// The time limit of a session's current step. When it passes, the operation
 /// bound to slot() is cancelled (terminal) and expired() turns true; a step
-/// must check expired() before starting another operation. One timer and no
-/// extra coroutines per session, where `op || timer.async_wait()` spawns two
-/// coroutines for every step.
-class deadline {
+/// must check expired() before starting another operation. A node in the
+/// thread's timeout_service: no timer, allocation or coroutine of its own,
+/// where `op || timer.async_wait()` spawns two coroutines for every step.
+class deadline : private io::timeout_node {
 public:
     using clock = std::chrono::steady_clock;
 
     explicit deadline(const asio::io_context::executor_type& ex);
-    ~deadline();
-    deadline(const deadline&) = delete;
-    deadline& operator=(const deadline&) = delete;
+    ~deadline() override;
 
     /// Starts a new step that may last `d`.
     void expires_after(clock::duration d);
-    bool expired() const noexcept { return state_->expired; }
-    asio::io_context::executor_type executor() noexcept { return timer_.get_executor(); }
+    bool expired() const noexcept { return expired_; }
+    const asio::io_context::executor_type& executor() const noexcept { return executor_; }
 
-    asio::cancellation_slot slot() noexcept { return state_->signal.slot(); }
+    asio::cancellation_slot slot() noexcept { return signal_.slot(); }
     /// `token`, cancelled when the deadline passes.
     template <typename Token>
     auto bind(Token token) {
@@ -38,16 +36,12 @@ public:
     }
 
 private:
-    // Shared with the timer's handler, which may run after the deadline is gone.
-    struct state {
-        asio::cancellation_signal signal;
-        std::uint64_t step = 0;
-        bool expired = false;
-    };
+    void on_timeout() override;
 
-    asio::basic_waitable_timer<clock, asio::wait_traits<clock>, asio::io_context::executor_type>
-        timer_;
-    std::shared_ptr<state> state_;
+    asio::io_context::executor_type executor_;
+    io::timeout_service& timeouts_;
+    asio::cancellation_signal signal_;
+    bool expired_ = false;
 };
 
 } // namespace weir::server

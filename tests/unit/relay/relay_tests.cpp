@@ -2,7 +2,9 @@
 #include "socks/relay/relay.hpp"
 
 #include <chrono>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <asio/buffer.hpp>
 #include <asio/error.hpp>
@@ -246,4 +248,36 @@ TEST_CASE("without pipes a splice relay copies instead", "[relay][fallback]") {
     CHECK(h.stats->target_to_client == down.size());
     CHECK(same_bytes(at_target.data, up));
     CHECK(same_bytes(at_client.data, down));
+}
+
+TEST_CASE("relays still running when their io_context goes away close their sockets",
+          "[relay][shutdown]") {
+    asio::io_context ends_io; // the ends outlive the relay's context
+    tcp::acceptor acceptor(ends_io, tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+    tcp::socket client(ends_io);
+    tcp::socket target(ends_io);
+    bool completed = false;
+    int proxy_fds[2] = {-1, -1};
+    {
+        asio::io_context io;
+        tcp_socket proxy_client(io);
+        tcp_socket proxy_target(io);
+        client.connect(acceptor.local_endpoint());
+        acceptor.accept(proxy_client);
+        proxy_target.connect(acceptor.local_endpoint());
+        acceptor.accept(target);
+        proxy_fds[0] = proxy_client.native_handle();
+        proxy_fds[1] = proxy_target.native_handle();
+        relay_options options;
+        async_relay(std::move(proxy_client), std::move(proxy_target), options,
+                    [&](const relay_stats&) { completed = true; });
+        io.run_for(50ms); // both directions wait: nothing to relay
+    }
+    CHECK_FALSE(completed);
+    for (const int fd : proxy_fds)
+        CHECK(::fcntl(fd, F_GETFD) == -1);
+    // Both ends see the proxy's side close.
+    std::uint8_t byte = 0;
+    CHECK(::recv(client.native_handle(), &byte, 1, MSG_DONTWAIT) == 0);
+    CHECK(::recv(target.native_handle(), &byte, 1, MSG_DONTWAIT) == 0);
 }
