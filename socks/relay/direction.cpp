@@ -68,7 +68,8 @@ std::optional<direction::next> direction::deliver(std::error_code& error) {
 std::optional<direction::next> direction::refill(std::error_code& error, std::size_t& turn) {
     if (eof_) {
         release();
-        ::shutdown(dst_, SHUT_WR); // the peer may be gone already: nothing left to tell it
+        // The peer may be gone already: nothing left to tell it.
+        if (!last_) ::shutdown(dst_, SHUT_WR);
         return next::done;
     }
     // After a short read the wait costs no more than a read that would block,

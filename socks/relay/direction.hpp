@@ -37,6 +37,10 @@ public:
     std::uint64_t delivered() const noexcept { return delivered_; }
     /// Splice (true) or copy; chosen once, before the first pump().
     void use_splice(bool on) noexcept { splice_ = on; }
+    /// The other direction has ended at EOF: when this one does too, the relay
+    /// closes both sockets at once, and close() sends the FIN that
+    /// shutdown(SHUT_WR) would (nothing is left unread to turn it into a reset).
+    void other_ended() noexcept { last_ = true; }
 
 private:
     std::optional<next> deliver(std::error_code& error);
@@ -56,6 +60,7 @@ private:
     std::uint64_t delivered_ = 0;
     bool splice_;
     bool eof_ = false;
+    bool last_ = false;      ///< see other_ended()
     bool drained_ = false;   ///< the last read came up short: the source is likely empty
     bool probed_ = false;    ///< this burst's first read went to a buffer
     bool fell_back_ = false; ///< this burst copies: no pipe was to be had

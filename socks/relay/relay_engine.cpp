@@ -127,7 +127,10 @@ void relay_engine::on_ready(side& s, const std::error_code& ec) {
 void relay_engine::end_side(side& s, const std::error_code& error) {
     s.dir.release();
     s.done = true;
-    if (error || stopped_) stop(error);
+    if (error || stopped_)
+        stop(error);
+    else
+        (&s == &up_ ? down_ : up_).dir.other_ended();
 }
 
 void relay_engine::yield(side& s) {

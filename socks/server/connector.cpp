@@ -2,6 +2,8 @@
 
 #include "socks/server/resolver.hpp"
 
+#include <cerrno>
+#include <sys/socket.h>
 #include <variant>
 
 #include <asio/bind_cancellation_slot.hpp>
@@ -31,14 +33,27 @@ std::error_code portable(std::error_code ec) {
     return ec;
 }
 
+// connect(2) by hand: Asio's async_connect polls the socket once more before
+// asking for SO_ERROR, a system call per session that tells nothing new.
 asio::awaitable<std::error_code> connect_one(relay::tcp_socket& out, const tcp::endpoint& ep,
                                              asio::cancellation_slot cancel) {
     std::error_code ec;
     out.close(ec);
     out.open(ep.protocol(), ec);
+    if (!ec) out.native_non_blocking(true, ec);
     if (ec) co_return portable(ec);
-    std::tie(ec) = co_await out.async_connect(ep, asio::bind_cancellation_slot(cancel, use_tuple));
-    if (!ec) out.set_option(tcp::no_delay(true), ec);
+    if (::connect(out.native_handle(), ep.data(), static_cast<socklen_t>(ep.size())) != 0) {
+        if (errno != EINPROGRESS) co_return std::error_code(errno, std::system_category());
+        std::tie(ec) = co_await out.async_wait(tcp::socket::wait_write,
+                                               asio::bind_cancellation_slot(cancel, use_tuple));
+        if (ec) co_return portable(ec);
+        int error = 0;
+        socklen_t size = sizeof error;
+        if (::getsockopt(out.native_handle(), SOL_SOCKET, SO_ERROR, &error, &size) != 0)
+            error = errno;
+        if (error != 0) co_return std::error_code(error, std::system_category());
+    }
+    out.set_option(tcp::no_delay(true), ec);
     co_return portable(ec);
 }
 

@@ -206,7 +206,8 @@ asio::awaitable<bool> reach_target(relay::tcp_socket& client, relay::tcp_socket&
                                    handshake_state& st) {
     const auto ec = co_await connect_allowed(target, req, conn, listener, ctx, dl, rec, st);
     proto::address bound{proto::ipv4_bytes{}, 0};
-    if (!ec) {
+    // SOCKS4 clients ignore the reply's address: ask the kernel only for SOCKS5.
+    if (!ec && req.ver == proto::version::socks5) {
         std::error_code local_ec;
         const auto local = target.local_endpoint(local_ec);
         if (!local_ec) bound = to_proto_address(local);
