@@ -5,7 +5,8 @@
 #
 #   bench/run.sh [BUILD_DIR]      BUILD_DIR defaults to build-bench (Release)
 #
-# Environment: DURATION (measured seconds per figure, 2), WARMUP (0.5),
+# Environment: DURATION (measured seconds per run, 2), WARMUP (0.5), REPEAT
+# (runs per figure, the median kept: 3),
 # IDLE_SESSIONS (9500), PROXIES (default: weir-splice weir-copy microsocks dante).
 # Everything runs in a private network namespace (unshare -n) when it can, so
 # conntrack and TIME_WAIT stay out of the host's way; only 127.0.0.0/8 is used.
@@ -32,6 +33,7 @@ if [[ $WEIR_BENCH_NETNS == 1 ]]; then
 fi
 
 duration=${DURATION:-2}
+repeat=${REPEAT:-3}
 warmup=${WARMUP:-0.5}
 idle_sessions=${IDLE_SESSIONS:-9500}
 proxies=${PROXIES:-weir-splice weir-copy microsocks dante}
@@ -119,17 +121,32 @@ start_proxy() {
     [[ -z $auth_url ]] || wait_port "$((port + 1))"
 }
 
-# Runs one loadgen scenario for column $1, row $2; appends its result line, with
-# the loadgen's first complaint as note=... when it had one.
+# Runs one loadgen scenario for column $1, row $2 REPEAT times and appends the
+# median run's result line (by the scenario's main figure), with the loadgen's
+# first complaint as note=... when it had one. A failed run counts as the lowest.
 measure() {
-    local col=$1 row=$2 out rc=0 note
+    local col=$1 row=$2 i n=1 out rc note key runs=()
     shift 2
-    out=$(timeout 180 "$loadgen" "$@" --label "$col/$row" 2>"$work/err") || rc=$?
-    [[ -n $out ]] || out="result label=$col/$row"
-    note=$(sed -n '1s/^loadgen: //p' "$work/err" | tr ' =' '_:')
-    cat "$work/err" >>"$errors"
-    echo "$out rc=$rc${note:+ note=$note}" >>"$results"
-    echo "  ${out#result label=} rc=$rc" >&2
+    case $1 in
+    throughput) key=gbps ;;
+    cycles) key=cycles_per_s ;;
+    latency) key=p50_us ;;
+    *) key="" ;;
+    esac
+    [[ -z $key ]] || n=$repeat
+    for ((i = 0; i < n; i++)); do
+        rc=0
+        out=$(timeout 180 "$loadgen" "$@" --label "$col/$row" 2>"$work/err") || rc=$?
+        [[ -n $out ]] || out="result label=$col/$row"
+        note=$(sed -n '1s/^loadgen: //p' "$work/err" | tr ' =' '_:')
+        cat "$work/err" >>"$errors"
+        out="$out rc=$rc${note:+ note=$note}"
+        echo "  ${out#result label=}" >&2
+        runs+=("$(sed -n "s/.* $key=\([0-9.]*\).*/\1/p" <<<"$out" | grep . || echo -1) $out")
+    done
+    # The median: the middle of the runs sorted by the key (an odd count picks a real run).
+    printf '%s\n' "${runs[@]}" | sort -g -k1,1 | sed -n "$(((${#runs[@]} + 1) / 2))p" |
+        cut -d' ' -f2- >>"$results"
 }
 
 # Handshakes go one step at a time (as curl does; microsocks needs it); the
@@ -172,7 +189,7 @@ for name in $proxies; do
     columns+=("$name")
 done
 
-echo "weir_loadgen: $(nproc) cores, Linux $(uname -r), ${duration} s measured after ${warmup} s" \
+echo "weir_loadgen: $(nproc) cores, Linux $(uname -r), median of $repeat runs of ${duration} s measured after ${warmup} s" \
     "warm-up, netns=$WEIR_BENCH_NETNS, $(date -u +%FT%TZ)"
 echo
 awk -v columns="${columns[*]}" -f "$root/bench/table.awk" "$results"
