@@ -112,7 +112,7 @@ std::vector<listen_spec> default_listeners() {
     return {
         {scheme::socks, "127.0.0.1", 1080, auth_mode::none},
         {scheme::socks5, "0.0.0.0", 1088, auth_mode::password},
-        {scheme::socks5, "::", 1088, auth_mode::password},
+        {scheme::socks5, "::", 1088, auth_mode::password, true},
     };
 }
 

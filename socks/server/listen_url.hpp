@@ -20,6 +20,9 @@ struct listen_spec {
     std::string host; ///< IP literal, IPv6 without brackets
     std::uint16_t port = 0;
     auth_mode auth = auth_mode::none;
+    /// An embedded default that this host may lack (the IPv6 wildcard on a
+    /// kernel without IPv6): skipped with a warning instead of failing start-up.
+    bool optional = false;
 
     bool operator==(const listen_spec&) const = default;
 };
@@ -43,7 +46,7 @@ std::string_view to_string(scheme s) noexcept;
 std::string_view to_string(auth_mode a) noexcept;
 
 /// The embedded defaults: socks://127.0.0.1:1080 (no auth), and
-/// socks5://0.0.0.0:1088 + socks5://[::]:1088 (password).
+/// socks5://0.0.0.0:1088 + socks5://[::]:1088 (password; optional).
 std::vector<listen_spec> default_listeners();
 
 } // namespace weir::server

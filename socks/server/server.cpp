@@ -2,10 +2,12 @@
 
 #include "socks/server/log.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
 #include <asio/co_spawn.hpp>
+#include <asio/error.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/v6_only.hpp>
 #include <asio/steady_timer.hpp>
@@ -41,6 +43,12 @@ void log_exception(std::exception_ptr e) {
     } catch (...) {
         log::error("coroutine ended by an unknown exception");
     }
+}
+
+// The error of binding an address family or address this host does not have.
+bool host_lacks_address(const std::error_code& ec) {
+    return ec.category() == asio::error::get_system_category() &&
+           (ec.value() == EAFNOSUPPORT || ec.value() == EADDRNOTAVAIL);
 }
 
 } // namespace
@@ -96,12 +104,17 @@ void server::bind() {
         if (!ec && ep.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
         if (!ec) acceptor.bind(ep, ec);
         if (!ec) acceptor.listen(cfg_.listen_backlog, ec);
+        if (ec && spec.optional && host_lacks_address(ec)) {
+            log::warn("skipping the default listener {}: {}", to_url(spec), ec.message());
+            continue;
+        }
         if (ec)
             throw startup_error(fmt::format("cannot listen on {}: {}", to_url(spec), ec.message()));
         auto bound = spec;
         bound.port = acceptor.local_endpoint().port();
-        listeners_.push_back(std::make_unique<listener>(
-            listener{{bound, i, to_url(bound), handshake_options(bound)}, std::move(acceptor)}));
+        const auto index = listeners_.size(); // the access table's index
+        listeners_.push_back(std::make_unique<listener>(listener{
+            {bound, index, to_url(bound), handshake_options(bound)}, std::move(acceptor)}));
     }
     for (auto& l : listeners_) {
         asio::co_spawn(l->acceptor.get_executor(), accept_loop(*l), log_exception);

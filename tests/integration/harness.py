@@ -57,8 +57,11 @@ def sha256(data):
 class Weir:
     """A running weir process; its stderr is drained into `lines` by a thread."""
 
-    def __init__(self, listens, users_file=None, extra=(), relay=None):
-        self.args = [weir_bin()]
+    def __init__(self, listens, users_file=None, extra=(), relay=None, prefix=(),
+                 expect_listeners=None):
+        """`prefix` runs weir through another command; `expect_listeners` is how
+        many "listening on" lines mean ready (default: one per URL in `listens`)."""
+        self.args = [*prefix, weir_bin()]
         for url in listens:
             self.args += ["--listen", url]
         if users_file is not None:
@@ -72,7 +75,8 @@ class Weir:
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
         self._drain.start()
         try:
-            found = self.wait_for_lines(LISTENING_RE, len(listens))
+            expected = len(listens) if expect_listeners is None else expect_listeners
+            found = self.wait_for_lines(LISTENING_RE, expected)
         except AssertionError:
             self.stop(check=False)
             raise
