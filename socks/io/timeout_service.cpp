@@ -52,6 +52,7 @@ void timeout_service::link(timeout_node& n, std::uint32_t list) noexcept {
     n.newer_ = nullptr;
     (l.newest != nullptr ? l.newest->newer_ : l.oldest) = &n;
     l.newest = &n;
+    ++timing_;
 }
 
 void timeout_service::unlink(timeout_node& n) noexcept {
@@ -60,6 +61,11 @@ void timeout_service::unlink(timeout_node& n) noexcept {
     (n.newer_ != nullptr ? n.newer_->older_ : l.newest) = n.older_;
     n.older_ = n.newer_ = nullptr;
     n.list_ = 0;
+    // Nothing left to time: the timer must not keep the context running.
+    if (--timing_ == 0 && armed_for_ != clock::time_point::max()) {
+        armed_for_ = clock::time_point::max();
+        sweeper_.cancel();
+    }
 }
 
 void timeout_service::arm(clock::time_point when) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -82,6 +83,7 @@ private:
     std::vector<node_list> lists_; ///< [0] unused: list_ 0 means not timing
     asio::steady_timer sweeper_;
     clock::time_point armed_for_ = clock::time_point::max();
+    std::size_t timing_ = 0; ///< nodes in the lists
 };
 
 } // namespace weir::io

@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <variant>
 
-#include <asio/bind_cancellation_slot.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -36,7 +35,7 @@ std::error_code portable(std::error_code ec) {
 // connect(2) by hand: Asio's async_connect polls the socket once more before
 // asking for SO_ERROR, a system call per session that tells nothing new.
 asio::awaitable<std::error_code> connect_one(relay::tcp_socket& out, const tcp::endpoint& ep,
-                                             asio::cancellation_slot cancel) {
+                                             deadline& dl) {
     std::error_code ec;
     out.close(ec);
     out.open(ep.protocol(), ec);
@@ -44,8 +43,7 @@ asio::awaitable<std::error_code> connect_one(relay::tcp_socket& out, const tcp::
     if (ec) co_return portable(ec);
     if (::connect(out.native_handle(), ep.data(), static_cast<socklen_t>(ep.size())) != 0) {
         if (errno != EINPROGRESS) co_return std::error_code(errno, std::system_category());
-        std::tie(ec) = co_await out.async_wait(tcp::socket::wait_write,
-                                               asio::bind_cancellation_slot(cancel, use_tuple));
+        std::tie(ec) = co_await out.async_wait(tcp::socket::wait_write, dl.bind(use_tuple));
         if (ec) co_return portable(ec);
         int error = 0;
         socklen_t size = sizeof error;
@@ -59,13 +57,14 @@ asio::awaitable<std::error_code> connect_one(relay::tcp_socket& out, const tcp::
 
 } // namespace
 
-asio::awaitable<std::error_code>
-connect_target(relay::tcp_socket& out, const proto::address& target, offload_pool& resolver,
-               asio::cancellation_slot cancel, const address_filter& allowed) {
+asio::awaitable<std::error_code> connect_target(relay::tcp_socket& out,
+                                                const proto::address& target,
+                                                offload_pool& resolver, deadline& dl,
+                                                const address_filter& allowed) {
     auto endpoints = literal_endpoints(target);
     if (target.is_domain()) {
         auto result =
-            co_await resolve(resolver, std::get<std::string>(target.host), target.port, cancel);
+            co_await resolve(resolver, std::get<std::string>(target.host), target.port, dl.slot());
         if (result.error) co_return portable(result.error);
         endpoints = std::move(result.endpoints);
     }
@@ -73,7 +72,12 @@ connect_target(relay::tcp_socket& out, const proto::address& target, offload_poo
     if (endpoints.empty()) co_return proto::errc::not_allowed;
     std::error_code ec = proto::errc::host_not_found;
     for (const auto& ep : endpoints) {
-        ec = co_await connect_one(out, ep, cancel);
+        // A deadline that passed between two steps cancelled no operation: check it.
+        if (dl.expired()) {
+            ec = std::make_error_code(std::errc::operation_canceled);
+            break;
+        }
+        ec = co_await connect_one(out, ep, dl);
         if (!ec || ec == std::errc::operation_canceled) break;
     }
     if (ec) {

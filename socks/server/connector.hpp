@@ -2,13 +2,13 @@
 
 #include "socks/proto/address.hpp"
 #include "socks/relay/relay_options.hpp"
+#include "socks/server/deadline.hpp"
 #include "socks/server/offload_pool.hpp"
 
 #include <functional>
 #include <system_error>
 
 #include <asio/awaitable.hpp>
-#include <asio/cancellation_signal.hpp>
 #include <asio/ip/tcp.hpp>
 
 namespace weir::server {
@@ -18,12 +18,13 @@ using address_filter = std::function<bool(const asio::ip::address&)>;
 
 /// Resolves (domains, on the resolver pool) and connects `out` to `target`,
 /// trying every resolved address that `allowed` accepts, IPv6 and IPv4, in
-/// order, until one answers (errc::not_allowed when it accepts none). A
-/// cancellation emitted on `cancel` (the caller's deadline) stops the step at
-/// once with operation_aborted. On failure `out` is closed and the error of the
+/// order, until one answers (errc::not_allowed when it accepts none). The
+/// caller's deadline `dl` bounds it: when it passes, the step stops at once
+/// with operation_canceled. On failure `out` is closed and the error of the
 /// last attempt is returned (errc::host_not_found when the name did not resolve).
-asio::awaitable<std::error_code>
-connect_target(relay::tcp_socket& out, const proto::address& target, offload_pool& resolver,
-               asio::cancellation_slot cancel, const address_filter& allowed);
+asio::awaitable<std::error_code> connect_target(relay::tcp_socket& out,
+                                                const proto::address& target,
+                                                offload_pool& resolver, deadline& dl,
+                                                const address_filter& allowed);
 
 } // namespace weir::server

@@ -101,6 +101,9 @@ void server::bind() {
         std::error_code ec;
         acceptor.open(ep.protocol(), ec);
         if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+        // Accepted sockets inherit TCP_NODELAY (Linux copies it at accept):
+        // one setsockopt here instead of one per session.
+        if (!ec) acceptor.set_option(tcp::no_delay(true), ec);
         if (!ec && ep.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
         if (!ec) acceptor.bind(ep, ec);
         if (!ec) acceptor.listen(cfg_.listen_backlog, ec);

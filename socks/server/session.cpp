@@ -24,9 +24,9 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 /// What the session's one log line says about the client; kept by the relay
 /// until it ends, so it stays small.
 struct session_record {
-    std::string client;
+    tcp::endpoint client;
     std::string user = "-";
-    std::string target = "-";
+    std::optional<proto::address> target; ///< formatted only when a line is written
     const char* proto = "-";
     std::uint64_t up = 0; ///< bytes the client sent ahead of the reply
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -41,15 +41,31 @@ struct session_end {
     std::uint64_t down = 0;
 };
 
+std::string endpoint_string(const tcp::endpoint& ep) {
+    const auto a = ep.address();
+    return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), ep.port())
+                     : fmt::format("{}:{}", a.to_string(), ep.port());
+}
+
+// The target as one log token. proto::to_string already escapes a name's
+// unprintable bytes but keeps spaces; escape the name once, here, instead.
+std::string target_for_log(const std::optional<proto::address>& target) {
+    if (!target) return "-";
+    if (const auto* name = std::get_if<std::string>(&target->host))
+        return fmt::format("{}:{}", log::printable(*name), target->port);
+    return proto::to_string(*target);
+}
+
 void log_session(const session_record& r, const listener_info& l, const session_end& e) {
     using namespace std::chrono;
+    if (!log::enabled(log::level::info)) return;
     const auto ms = duration_cast<milliseconds>(steady_clock::now() - r.start).count();
     std::string relayed;
     if (!e.end.empty()) relayed = fmt::format(" end={} relay={}", e.end, e.relay);
     log::info("session client={} listener={} proto={} user={} target={} result={}{} up={} down={} "
               "duration={}.{:03}s",
-              r.client, l.url, r.proto, r.user, r.target, e.result, relayed, r.up + e.up, e.down,
-              ms / 1000, ms % 1000);
+              endpoint_string(r.client), l.url, r.proto, r.user, target_for_log(r.target), e.result,
+              relayed, r.up + e.up, e.down, ms / 1000, ms % 1000);
 }
 
 void log_failure(const session_record& r, const listener_info& l, std::string_view result) {
@@ -66,12 +82,6 @@ std::string slug(std::error_code ec) {
         if (c == ' ') c = '-';
     }
     return log::printable(text);
-}
-
-std::string endpoint_string(const tcp::endpoint& ep) {
-    const auto a = ep.address();
-    return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), ep.port())
-                     : fmt::format("{}:{}", a.to_string(), ep.port());
 }
 
 proto::address to_proto_address(const tcp::endpoint& ep) {
@@ -118,11 +128,10 @@ asio::awaitable<bool> check_password(server_context& ctx, deadline& dl,
     co_return false;
 }
 
-asio::awaitable<bool> send(relay::tcp_socket& s, deadline& dl,
-                           const std::vector<std::uint8_t>& bytes) {
-    if (bytes.empty()) co_return !dl.expired();
-    auto [ec, n] = co_await asio::async_write(s, asio::buffer(bytes), dl.bind(use_tuple));
-    co_return !ec;
+// Writes all of `bytes` (kept alive by the caller), within the deadline.
+// Not a coroutine: no frame of its own.
+auto write_all(relay::tcp_socket& s, deadline& dl, const std::vector<std::uint8_t>& bytes) {
+    return asio::async_write(s, asio::buffer(bytes), dl.bind(use_tuple));
 }
 
 // Runs the codec until it yields a request (or the client fails or leaves, or
@@ -132,10 +141,15 @@ negotiate(relay::tcp_socket& client, const std::string& client_key, proto::serve
           server_context& ctx, deadline& dl, session_record& rec, handshake_state& st) {
     std::array<std::uint8_t, 1024> buf;
     for (;;) {
+        // A deadline that passed between two steps cancelled no operation.
+        if (dl.expired()) co_return std::nullopt;
         auto ev = hs.next_event();
-        if (!co_await send(client, dl, hs.take_output())) {
-            st.result = "client-write-failed";
-            co_return std::nullopt;
+        if (const auto out = hs.take_output(); !out.empty()) {
+            auto [ec, n] = co_await write_all(client, dl, out);
+            if (ec) {
+                st.result = "client-write-failed";
+                co_return std::nullopt;
+            }
         }
         if (std::holds_alternative<proto::need_data>(ev)) {
             auto [ec, n] = co_await client.async_read_some(asio::buffer(buf), dl.bind(use_tuple));
@@ -158,18 +172,10 @@ negotiate(relay::tcp_socket& client, const std::string& client_key, proto::serve
             if (const auto v = hs.protocol())
                 rec.proto = *v == proto::version::socks5 ? "socks5" : "socks4";
             st.result = "refused:" + slug(err.error);
-            co_await send(client, dl, err.reply);
+            co_await write_all(client, dl, err.reply);
             co_return std::nullopt;
         }
     }
-}
-
-// The target as one log token. proto::to_string already escapes a name's
-// unprintable bytes but keeps spaces; escape the name once, here, instead.
-std::string target_for_log(const proto::address& a) {
-    if (const auto* name = std::get_if<std::string>(&a.host))
-        return fmt::format("{}:{}", log::printable(*name), a.port);
-    return proto::to_string(a);
 }
 
 const char* protocol_name(const proto::request_event& req) {
@@ -188,12 +194,12 @@ connect_allowed(relay::tcp_socket& target, const proto::request_event& req, cons
     std::error_code ec = proto::errc::not_allowed;
     dl.expires_after(ctx.cfg.connect_timeout);
     if (access.allowed_by_name())
-        ec = co_await connect_target(target, req.destination, ctx.resolver, dl.slot(),
+        ec = co_await connect_target(target, req.destination, ctx.resolver, dl,
                                      [&](const asio::ip::address& a) { return access.allowed(a); });
     if (dl.expired()) co_return proto::errc::connect_timeout;
     if (ec == proto::errc::not_allowed && access.denial())
-        log::info("refused client={} target={} by {}", rec.client, rec.target,
-                  auth::describe(*access.denial()));
+        log::info("refused client={} target={} by {}", endpoint_string(rec.client),
+                  target_for_log(rec.target), auth::describe(*access.denial()));
     co_return ec;
 }
 
@@ -214,7 +220,8 @@ asio::awaitable<bool> reach_target(relay::tcp_socket& client, relay::tcp_socket&
     }
     const auto code = ec ? proto::to_reply_code(ec) : proto::reply_code::succeeded;
     dl.expires_after(ctx.cfg.handshake_timeout);
-    if (!co_await send(client, dl, hs.reply(code, bound))) {
+    const auto reply = hs.reply(code, bound);
+    if (auto [write_ec, n] = co_await write_all(client, dl, reply); write_ec) {
         st.result = dl.expired() ? "reply-timeout" : "client-write-failed";
         co_return false;
     }
@@ -223,7 +230,12 @@ asio::awaitable<bool> reach_target(relay::tcp_socket& client, relay::tcp_socket&
         co_return false;
     }
     const auto early = hs.take_remaining();
-    if (!co_await send(target, dl, early)) {
+    if (early.empty()) co_return true;
+    if (dl.expired()) {
+        st.result = "reply-timeout";
+        co_return false;
+    }
+    if (auto [write_ec, n] = co_await write_all(target, dl, early); write_ec) {
         st.result = dl.expired() ? "reply-timeout" : "target-write-failed";
         co_return false;
     }
@@ -268,9 +280,7 @@ asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
                                   server_context& ctx) {
     auto& client = conn.socket;
     session_record rec;
-    rec.client = endpoint_string(conn.remote);
-    std::error_code ec;
-    client.set_option(tcp::no_delay(true), ec);
+    rec.client = conn.remote; // TCP_NODELAY comes from the listening socket
 
     // Handshake, then connect, then reply: each step bounded by its own time limit.
     deadline dl(client.get_executor());
@@ -285,7 +295,7 @@ asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
         co_return;
     }
     rec.proto = protocol_name(*request);
-    rec.target = target_for_log(request->destination);
+    rec.target = request->destination;
 
     relay::tcp_socket target(client.get_executor());
     if (!co_await reach_target(client, target, hs, *request, conn, listener, ctx, dl, rec, st)) {

@@ -92,3 +92,15 @@ TEST_CASE("a restarted or cancelled timeout does not fire for its old period", "
     REQUIRE(restarted.fired_at);
     CHECK(*restarted.fired_at - start >= 50ms);
 }
+
+TEST_CASE("cancelling the last timeout lets the context run out of work", "[timeout]") {
+    asio::io_context io;
+    auto& timeouts = timeout_service::of(io.get_executor());
+    probe p;
+    timeouts.start(p, 1h);
+    timeouts.cancel(p);
+    const auto start = clock_type::now();
+    io.run_for(10s); // returns at once: no timer is left armed
+    CHECK(clock_type::now() - start < 5s);
+    CHECK(p.fired == 0);
+}

@@ -240,12 +240,14 @@ TEST_CASE("connector: refused, connected, or every address filtered out", "[conn
     using results = std::array<std::error_code, 3>;
     auto [refused, ok, filtered] = run(io, [&]() -> asio::awaitable<results> {
         weir::relay::tcp_socket s(io);
+        deadline dl(io.get_executor());
+        dl.expires_after(std::chrono::seconds(30));
         const auto port = open.local_endpoint().port();
         proto::address a{proto::ipv4_bytes{127, 0, 0, 1}, closed_port};
-        auto e1 = co_await connect_target(s, a, pool, {}, any);
+        auto e1 = co_await connect_target(s, a, pool, dl, any);
         proto::address b{std::string("localhost"), port};
-        auto e2 = co_await connect_target(s, b, pool, {}, any);
-        auto e3 = co_await connect_target(s, b, pool, {}, none);
+        auto e2 = co_await connect_target(s, b, pool, dl, any);
+        auto e3 = co_await connect_target(s, b, pool, dl, none);
         co_return results{e1, e2, e3};
     }());
     CHECK(refused == std::errc::connection_refused);
@@ -256,4 +258,25 @@ TEST_CASE("connector: refused, connected, or every address filtered out", "[conn
     REQUIRE_FALSE(asked.empty()); // every resolved address was put to the filter
     for (const auto& a : asked)
         CHECK(a.is_loopback());
+}
+
+TEST_CASE("connector: a deadline already passed stops before connecting", "[connector]") {
+    asio::io_context io;
+    offload_pool pool("test", 1, 8);
+    tcp::acceptor open(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const address_filter any = [](const asio::ip::address&) { return true; };
+    const auto port = open.local_endpoint().port();
+    auto [ec, is_open] = run(io, [&]() -> asio::awaitable<std::pair<std::error_code, bool>> {
+        weir::relay::tcp_socket s(io);
+        deadline dl(io.get_executor());
+        dl.expires_after(std::chrono::milliseconds(1));
+        asio::steady_timer later(io, std::chrono::milliseconds(50));
+        co_await later.async_wait(asio::use_awaitable); // the deadline passes meanwhile
+        CHECK(dl.expired());
+        proto::address a{proto::ipv4_bytes{127, 0, 0, 1}, port};
+        auto e = co_await connect_target(s, a, pool, dl, any);
+        co_return std::pair{e, s.is_open()};
+    }());
+    CHECK(ec == std::errc::operation_canceled);
+    CHECK_FALSE(is_open);
 }
