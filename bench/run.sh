@@ -7,7 +7,9 @@
 #
 # Environment: DURATION (measured seconds per run, 2), WARMUP (0.5), REPEAT
 # (runs per figure, the median kept: 3),
-# IDLE_SESSIONS (9500), PROXIES (default: weir-splice weir-copy microsocks dante).
+# IDLE_SESSIONS (9500), PROXIES (default: weir-splice weir-copy microsocks dante hev),
+# HEV_SOCKS5_SERVER (path to a hev-socks5-server binary built outside this
+# repository; the hev column is measured only when it is set).
 # Everything runs in a private network namespace (unshare -n) when it can, so
 # conntrack and TIME_WAIT stay out of the host's way; only 127.0.0.0/8 is used.
 set -euo pipefail
@@ -36,7 +38,7 @@ duration=${DURATION:-2}
 repeat=${REPEAT:-3}
 warmup=${WARMUP:-0.5}
 idle_sessions=${IDLE_SESSIONS:-9500}
-proxies=${PROXIES:-weir-splice weir-copy microsocks dante}
+proxies=${PROXIES:-weir-splice weir-copy microsocks dante hev}
 weir=$build/weir
 loadgen=$build/weir_loadgen
 results=$build/bench-results.txt
@@ -87,6 +89,17 @@ user=bench
 pass=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
 port=11080
 
+# bench/hev.yml for port $1 with auth block $2 (one worker per core, as weir).
+hev_config() {
+    local line
+    while IFS= read -r line; do
+        case $line in
+        @AUTH@) [[ -z $2 ]] || printf '%s\n' "$2" ;;
+        *) line=${line//@PORT@/$1}; printf '%s\n' "${line//@WORKERS@/$(nproc)}" ;;
+        esac
+    done <"$root/bench/hev.yml"
+}
+
 # Starts proxy $1; sets proxy_pid, auth_pid (0: none), noauth_url, auth_url ("": unsupported).
 start_proxy() {
     port=$((port + 10))
@@ -107,6 +120,17 @@ start_proxy() {
         spawn microsocks -i 127.0.0.1 -p "$port" 2>>"$work/$1.log"
         proxy_pid=$last_pid
         spawn microsocks -i 127.0.0.1 -p "$((port + 1))" -u "$user" -P "$pass" 2>>"$work/$1.log"
+        auth_pid=$last_pid
+        auth_url=socks5://$user:$pass@127.0.0.1:$((port + 1))
+        ;;
+    hev)
+        hev_config "$port" "" >"$work/hev.yml"
+        hev_config "$((port + 1))" "auth:
+  username: '$user'
+  password: '$pass'" >"$work/hev-auth.yml"
+        spawn "$HEV_SOCKS5_SERVER" "$work/hev.yml"
+        proxy_pid=$last_pid
+        spawn "$HEV_SOCKS5_SERVER" "$work/hev-auth.yml"
         auth_pid=$last_pid
         auth_url=socks5://$user:$pass@127.0.0.1:$((port + 1))
         ;;
@@ -177,6 +201,7 @@ for name in $proxies; do
     case $name in
     microsocks) command -v microsocks >/dev/null || continue ;;
     dante) command -v danted >/dev/null || continue ;;
+    hev) [[ -x ${HEV_SOCKS5_SERVER:-} ]] || continue ;;
     esac
     echo "$name:" >&2
     start_proxy "$name"
