@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -406,3 +407,19 @@ def read_s5_reply(sock):
         raise AssertionError(f"bad ATYP in reply: {head.hex(' ')}")
     port = int.from_bytes(recv_exact(sock, 2), "big")
     return head[1], atyp, addr, port
+
+
+def in_private_netns():
+    """True inside the namespace main_in_private_netns() made."""
+    return os.environ.get("WEIR_TEST_NETNS") == "1"
+
+
+def main_in_private_netns():
+    """Runs the calling test file's unittest.main() in a new network namespace
+    with only loopback up (re-executing it under `unshare -n`; needs root)."""
+    if not in_private_netns():
+        env = dict(os.environ, WEIR_TEST_NETNS="1")
+        script = 'ip link set lo up && exec "$0" "$@"'
+        sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", script, sys.executable,
+                                  *sys.argv], env=env))
+    unittest.main(verbosity=2)

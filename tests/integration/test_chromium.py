@@ -7,9 +7,7 @@ Google's hosts whatever its flags say, and there they fail at once, inside
 this machine, instead of reaching any resolver or network.
 """
 
-import os
 import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -17,10 +15,6 @@ import harness
 
 MARKER = "weir-chromium-marker-5f2c"
 PAGE = f"<html><head><title>weir</title></head><body><p id='m'>{MARKER}</p></body></html>"
-
-
-def in_private_netns():
-    return os.environ.get("WEIR_TEST_NETNS") == "1"
 
 
 class Chromium(unittest.TestCase):
@@ -68,10 +62,4 @@ class Chromium(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if not in_private_netns():
-        # Re-run this file in a new network namespace with loopback up (needs root).
-        env = dict(os.environ, WEIR_TEST_NETNS="1")
-        script = 'ip link set lo up && exec "$0" "$@"'
-        sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", script, sys.executable,
-                                  *sys.argv], env=env))
-    unittest.main(verbosity=2)
+    harness.main_in_private_netns()

@@ -5,15 +5,10 @@ still fails start-up."""
 
 import os
 import subprocess
-import sys
 import unittest
 
 import harness
 from harness import connect, recv_exact, s5_greeting, s5_request
-
-
-def in_private_netns():
-    return os.environ.get("WEIR_TEST_NETNS") == "1"
 
 
 def without_ipv6():
@@ -74,10 +69,4 @@ class Defaults(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if not in_private_netns():
-        # Re-run this file in a new network namespace with loopback up (needs root).
-        env = dict(os.environ, WEIR_TEST_NETNS="1")
-        script = 'ip link set lo up && exec "$0" "$@"'
-        sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", script, sys.executable,
-                                  *sys.argv], env=env))
-    unittest.main(verbosity=2)
+    harness.main_in_private_netns()
