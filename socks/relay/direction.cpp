@@ -89,6 +89,7 @@ std::optional<direction::next> direction::refill(std::error_code& error, std::si
     if (n > 0) {
         held_ = static_cast<std::size_t>(n);
         turn += held_;
+        burst_ += held_;
     } else if (n == 0) {
         eof_ = true;
     } else if (would_block(errno)) {
@@ -114,15 +115,21 @@ void direction::release() noexcept {
     held_ = 0;
     head_ = 0;
     drained_ = probed_ = fell_back_ = false;
+    // A burst the probe could not carry alone was bulk: the next one takes a
+    // pipe from its first byte. One the probe carried (an interactive
+    // exchange) makes the next one probe again.
+    if (burst_ > 0) bulk_ = burst_ > options_.splice_probe;
+    burst_ = 0;
 }
 
-/// Copy: a buffer. Splice: a buffer for the burst's first read when probing,
+/// Copy: a buffer. Splice: a buffer for the burst's first read when probing
+/// (not after a bulk burst: a transfer in full flow goes straight to a pipe),
 /// then a pipe, or a buffer again when no pipe is to be had.
 bool direction::choose_carrier() {
     const std::size_t size = options_.buffer_size > 0 ? options_.buffer_size : default_buffer_size;
     try {
         if (splice_ && !pipe_ && !fell_back_) {
-            if (!probed_ && options_.splice_probe > 0) {
+            if (!probed_ && !bulk_ && options_.splice_probe > 0) {
                 probed_ = true;
             } else {
                 drop_buffer(); // the probe's, empty now
@@ -146,7 +153,7 @@ ssize_t direction::fill() {
         drained_ = n > 0 && static_cast<std::size_t>(n) < std::min(pipe_->capacity, full_pipe_read);
         return n;
     }
-    const bool probing = splice_ && !fell_back_ && options_.splice_probe > 0;
+    const bool probing = splice_ && !fell_back_ && probed_;
     const std::size_t limit =
         probing ? std::min(options_.splice_probe, buffer_.size) : buffer_.size;
     const ssize_t n = ::recv(src_, buffer_.data.get(), limit, MSG_DONTWAIT);

@@ -58,11 +58,13 @@ private:
     std::size_t head_ = 0; ///< buffer: first byte not yet delivered
     std::size_t held_ = 0; ///< bytes read and not yet delivered
     std::uint64_t delivered_ = 0;
+    std::uint64_t burst_ = 0; ///< bytes read since this burst began
     bool splice_;
     bool eof_ = false;
     bool last_ = false;      ///< see other_ended()
     bool drained_ = false;   ///< the last read came up short: the source is likely empty
     bool probed_ = false;    ///< this burst's first read went to a buffer
+    bool bulk_ = false;      ///< the last burst outgrew the probe: skip it
     bool fell_back_ = false; ///< this burst copies: no pipe was to be had
 };
 

@@ -30,7 +30,9 @@ struct relay_options {
     std::size_t spare_pipes = 16;   ///< splice: empty pipes kept per thread for reuse
     std::size_t spare_buffers = 16; ///< buffers kept per thread for reuse
     /// splice: the first read after a wake-up copies up to this many bytes and
-    /// takes a pipe only when they fill it (small exchanges never touch one); 0: off.
+    /// takes a pipe only when they fill it (small exchanges never touch one);
+    /// skipped after a burst that outgrew it (bulk keeps splicing from the
+    /// first byte), used again after one it carried alone; 0: off.
     std::size_t splice_probe = 4096;
 };
 

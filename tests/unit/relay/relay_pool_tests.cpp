@@ -1,12 +1,18 @@
 // What the relay holds: nothing while idle, pooled pipes and buffers while
 // bytes move, a copy when the pipe budget is spent.
 #include "relay_harness.hpp"
+#include "socks/relay/direction.hpp"
 #include "socks/relay/relay.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fcntl.h>
 #include <memory>
 #include <optional>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <vector>
 
 #include <asio/buffer.hpp>
@@ -252,5 +258,103 @@ TEST_CASE("with a probe, small exchanges never take a pipe and bulk still splice
         CHECK(same_bytes(at_client.data, down));
         CHECK(local_pool_stats().pipes_reused > before.pipes_reused);
     }
+    trim_local_pools();
+}
+
+namespace {
+
+/// A connected loopback TCP pair of plain descriptors.
+struct tcp_pair {
+    tcp_pair() {
+        asio::io_context io;
+        tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+        tcp::socket a(io);
+        tcp::socket b(io);
+        a.connect(acceptor.local_endpoint());
+        acceptor.accept(b);
+        near = a.release();
+        far = b.release();
+        ::fcntl(far, F_SETFL, ::fcntl(far, F_GETFL) | O_NONBLOCK);
+        ::fcntl(near, F_SETFL, ::fcntl(near, F_GETFL) | O_NONBLOCK);
+    }
+    ~tcp_pair() {
+        ::close(near);
+        ::close(far);
+    }
+    tcp_pair(const tcp_pair&) = delete;
+    tcp_pair& operator=(const tcp_pair&) = delete;
+    int near = -1;
+    int far = -1;
+};
+
+/// Writes `size` bytes to `fd` (they fit in the loopback buffers).
+void write_all_fd(int fd, std::size_t size) {
+    const bytes data = random_bytes(size, 21);
+    std::size_t done = 0;
+    while (done < size) {
+        const auto n = ::send(fd, data.data() + done, size - done, MSG_NOSIGNAL);
+        REQUIRE(n > 0);
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+void read_exactly(int fd, std::size_t size) {
+    bytes sink(64 * 1024);
+    std::size_t done = 0;
+    while (done < size) {
+        pollfd ready{fd, POLLIN, 0};
+        REQUIRE(::poll(&ready, 1, 10'000) == 1); // the far ends are non-blocking too
+        const auto n = ::recv(fd, sink.data(), std::min(sink.size(), size - done), 0);
+        REQUIRE(n > 0);
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+/// Pumps until the direction waits for its source (its turns may end first).
+weir::relay::detail::direction::next pump_until_waiting(weir::relay::detail::direction& d,
+                                                        std::error_code& error) {
+    auto next = d.pump(error);
+    while (next == weir::relay::detail::direction::next::more)
+        next = d.pump(error);
+    return next;
+}
+
+} // namespace
+
+TEST_CASE("after a burst that outgrew the probe the next splices at once; after a small one it "
+          "probes again",
+          "[relay][pool][probe]") {
+    using weir::relay::detail::direction;
+    auto options = options_for(relay_impl::splice);
+    options.splice_probe = 4096;
+    trim_local_pools();
+    tcp_pair from; // from.near: the client; from.far: the proxy's source
+    tcp_pair to;   // to.near: the proxy's destination; to.far: the target
+    direction d(from.far, to.near, options, true);
+    std::error_code error;
+
+    // One burst of 80 KiB (probe, then a pipe), read to the end.
+    write_all_fd(from.near, 80 * 1024);
+    CHECK(pump_until_waiting(d, error) == direction::next::readable);
+    read_exactly(to.far, 80 * 1024);
+    const auto after_bulk = local_pool_stats();
+    CHECK(after_bulk.spare_pipes == 1);
+
+    // A 100-byte burst right after it takes the pipe from its first byte.
+    write_all_fd(from.near, 100);
+    CHECK(pump_until_waiting(d, error) == direction::next::readable);
+    read_exactly(to.far, 100);
+    const auto after_small = local_pool_stats();
+    CHECK(after_small.pipes_reused == after_bulk.pipes_reused + 1);
+
+    // The next 100-byte burst follows a small one: the probe carries it, no pipe.
+    write_all_fd(from.near, 100);
+    CHECK(pump_until_waiting(d, error) == direction::next::readable);
+    read_exactly(to.far, 100);
+    CHECK(local_pool_stats().pipes_reused == after_small.pipes_reused);
+    CHECK(local_pool_stats().pipes_made == after_small.pipes_made);
+    CHECK_FALSE(error);
+    CHECK(d.delivered() == 80 * 1024 + 200);
+    d.release();
     trim_local_pools();
 }
