@@ -116,7 +116,7 @@ TEST_CASE("500 idle relays hold no pipe and no buffer, and each relays when woke
     while (io.poll() > 0) {
     }
     const auto idle = local_pool_stats();
-    // splice_relay's start-up check may have made one spare pipe, no more.
+    // The relay's start-up check (can a pipe be had?) may have made one spare pipe, no more.
     CHECK(idle.pipes_made - before.pipes_made <= 1);
     CHECK(idle.spare_pipes == idle.pipes_made - before.pipes_made);
     CHECK(idle.pipes_reused == before.pipes_reused);
