@@ -35,8 +35,6 @@ public:
     void release() noexcept;
 
     std::uint64_t delivered() const noexcept { return delivered_; }
-    /// Splice (true) or copy; chosen once, before the first pump().
-    void use_splice(bool on) noexcept { splice_ = on; }
     /// The other direction has ended at EOF: when this one does too, the relay
     /// closes both sockets at once, and close() sends the FIN that
     /// shutdown(SHUT_WR) would (nothing is left unread to turn it into a reset).
@@ -59,7 +57,7 @@ private:
     std::size_t held_ = 0; ///< bytes read and not yet delivered
     std::uint64_t delivered_ = 0;
     std::uint64_t burst_ = 0; ///< bytes read since this burst began
-    bool splice_;
+    const bool splice_;
     bool eof_ = false;
     bool last_ = false;      ///< see other_ended()
     bool drained_ = false;   ///< the last read came up short: the source is likely empty

@@ -30,8 +30,8 @@ auto async_relay(tcp_socket client, tcp_socket target, const relay_options& opti
     return asio::async_initiate<CompletionToken, void(relay_stats)>(
         [](auto handler, tcp_socket c, tcp_socket t, const relay_options* o) {
             auto slot = asio::get_associated_cancellation_slot(handler);
-            detail::launch(detail::make_engine(std::move(c), std::move(t), *o, std::move(handler)),
-                           slot);
+            // From here on the engine owns itself, until it completes.
+            detail::make_engine(std::move(c), std::move(t), *o, std::move(handler))->start(slot);
         },
         token, std::move(client), std::move(target), &options);
 }

@@ -53,21 +53,16 @@ struct stopper {
 
 } // namespace
 
-void launch(relay_engine* engine, asio::cancellation_slot slot) {
-    engine->start(slot);
-}
-
 relay_engine::relay_engine(tcp_socket client, tcp_socket target, const relay_options& options)
     : client_(std::move(client))
     , target_(std::move(target))
     , options_(options)
     , service_(relay_service::of(client_.get_executor()))
     , timeouts_(io::timeout_service::of(client_.get_executor()))
-    , up_{direction(client_.native_handle(), target_.native_handle(), options_, false)}
-    , down_{direction(target_.native_handle(), client_.native_handle(), options_, false)} {
-    stats_.spliced = can_splice(client_, target_, options_);
-    up_.dir.use_splice(stats_.spliced);
-    down_.dir.use_splice(stats_.spliced);
+    , splice_(can_splice(client_, target_, options_))
+    , up_{direction(client_.native_handle(), target_.native_handle(), options_, splice_)}
+    , down_{direction(target_.native_handle(), client_.native_handle(), options_, splice_)} {
+    stats_.spliced = splice_;
 }
 
 relay_engine::~relay_engine() {

@@ -20,7 +20,7 @@ class relay_service;
 /// Both directions of one relay, driven by completion handlers rather than
 /// coroutines: an idle relay costs this object and two pending waits (its
 /// idle timeout is a node in the thread's timeout_service). Owns both
-/// sockets; lives on their thread, from launch() until it completes.
+/// sockets; lives on their thread, from start() until it completes.
 class relay_engine : private io::timeout_node {
 public:
     relay_engine(tcp_socket client, tcp_socket target, const relay_options& options);
@@ -60,6 +60,7 @@ private:
     const relay_options& options_;
     relay_service& service_;
     io::timeout_service& timeouts_;
+    const bool splice_; ///< chosen once, before the directions are made
     side up_;
     side down_;
     asio::cancellation_slot outer_;
@@ -89,9 +90,6 @@ private:
 
     Handler handler_;
 };
-
-/// Starts `engine` (made by make_engine): it owns itself from here on.
-void launch(relay_engine* engine, asio::cancellation_slot slot);
 
 template <typename Handler>
 relay_engine* make_engine(tcp_socket client, tcp_socket target, const relay_options& options,

@@ -16,14 +16,12 @@ void relay_service::add(relay_engine& r) noexcept {
     r.next_ = first_;
     if (first_ != nullptr) first_->prev_ = &r;
     first_ = &r;
-    ++count_;
 }
 
 void relay_service::remove(relay_engine& r) noexcept {
     (r.prev_ != nullptr ? r.prev_->next_ : first_) = r.next_;
     if (r.next_ != nullptr) r.next_->prev_ = r.prev_;
     r.prev_ = r.next_ = nullptr;
-    --count_;
 }
 
 void relay_service::shutdown() {

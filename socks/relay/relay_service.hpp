@@ -2,8 +2,6 @@
 
 #include "socks/relay/relay_engine.hpp"
 
-#include <cstddef>
-
 #include <asio/execution_context.hpp>
 #include <asio/io_context.hpp>
 
@@ -26,13 +24,11 @@ public:
 
     void add(relay_engine& r) noexcept;
     void remove(relay_engine& r) noexcept;
-    std::size_t relays() const noexcept { return count_; }
 
 private:
     void shutdown() override;
 
     relay_engine* first_ = nullptr;
-    std::size_t count_ = 0;
 };
 
 } // namespace weir::relay::detail
