@@ -55,13 +55,23 @@ def sha256(data):
 # weir itself
 
 
+# The listeners most suites run: SOCKS4 only, sniffing, SOCKS5 (with a password).
+STANDARD_LISTENS = ("socks4://127.0.0.1:0", "socks://127.0.0.1:0", "socks5://127.0.0.1:0")
+
+
 class Weir:
     """A running weir process; its stderr is drained into `lines` by a thread."""
 
     def __init__(self, listens, users_file=None, extra=(), relay=None, prefix=(),
-                 expect_listeners=None):
-        """`prefix` runs weir through another command; `expect_listeners` is how
-        many "listening on" lines mean ready (default: one per URL in `listens`)."""
+                 expect_listeners=None, users=None):
+        """`users` ({name: password}) writes a users file into a directory of the
+        Weir's own, removed by stop(); `prefix` runs weir through another
+        command; `expect_listeners` is how many "listening on" lines mean ready
+        (default: one per URL in `listens`)."""
+        self.tmp = None
+        if users is not None:
+            self.tmp = TempDir()
+            users_file = make_users_file(self.tmp.path, users)
         self.args = [*prefix, weir_bin()]
         for url in listens:
             self.args += ["--listen", url]
@@ -163,6 +173,8 @@ class Weir:
         self._drain.join(TIMEOUT)
         if not self._drain.is_alive():
             self.proc.stderr.close()
+        if self.tmp is not None:
+            self.tmp.cleanup()
         if check and rc != 0:
             raise AssertionError(f"weir exited with status {rc}; stderr:\n{self.text()}")
         return rc

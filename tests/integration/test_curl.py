@@ -8,19 +8,15 @@ USERS = {"alice": "correct horse battery staple", "bob": "hunter2"}
 
 
 def setUpModule():
-    global CURL, TMP, HTTP, WEIR
+    global CURL, HTTP, WEIR
     CURL = harness.require_tool("curl")
-    TMP = harness.TempDir()
     HTTP = harness.HttpTarget()
-    users = harness.make_users_file(TMP.path, USERS)
-    WEIR = harness.Weir(["socks4://127.0.0.1:0", "socks://127.0.0.1:0",
-                         "socks5://127.0.0.1:0"], users_file=users)
+    WEIR = harness.Weir(harness.STANDARD_LISTENS, users=USERS)
 
 
 def tearDownModule():
     WEIR.stop()
     HTTP.stop()
-    TMP.cleanup()
 
 
 def curl(*args, url):

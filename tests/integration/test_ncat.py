@@ -10,19 +10,15 @@ LINES = b"".join(b"line %04d: the quick brown fox jumps over the lazy dog\n" % i
 
 
 def setUpModule():
-    global NCAT, TMP, ECHO, WEIR
+    global NCAT, ECHO, WEIR
     NCAT = harness.require_tool("ncat")
-    TMP = harness.TempDir()
     ECHO = harness.EchoTarget()
-    users = harness.make_users_file(TMP.path, USERS)
-    WEIR = harness.Weir(["socks4://127.0.0.1:0", "socks://127.0.0.1:0",
-                         "socks5://127.0.0.1:0"], users_file=users)
+    WEIR = harness.Weir(harness.STANDARD_LISTENS, users=USERS)
 
 
 def tearDownModule():
     WEIR.stop()
     ECHO.stop()
-    TMP.cleanup()
 
 
 class NcatTest(unittest.TestCase):

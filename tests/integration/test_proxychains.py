@@ -14,8 +14,7 @@ def setUpModule():
     CURL = harness.require_tool("curl")
     TMP = harness.TempDir()
     HTTP = harness.HttpTarget()
-    users = harness.make_users_file(TMP.path, USERS)
-    WEIR = harness.Weir(["socks://127.0.0.1:0", "socks5://127.0.0.1:0"], users_file=users)
+    WEIR = harness.Weir(["socks://127.0.0.1:0", "socks5://127.0.0.1:0"], users=USERS)
 
 
 def tearDownModule():

@@ -13,18 +13,14 @@ PAYLOAD = os.urandom(8 * 1024)
 
 
 def setUpModule():
-    global TMP, ECHO, WEIR
-    TMP = harness.TempDir()
+    global ECHO, WEIR
     ECHO = harness.EchoTarget()
-    users = harness.make_users_file(TMP.path, USERS)
-    WEIR = harness.Weir(["socks4://127.0.0.1:0", "socks://127.0.0.1:0",
-                         "socks5://127.0.0.1:0"], users_file=users)
+    WEIR = harness.Weir(harness.STANDARD_LISTENS, users=USERS)
 
 
 def tearDownModule():
     WEIR.stop()
     ECHO.stop()
-    TMP.cleanup()
 
 
 def cause(error):

@@ -40,17 +40,14 @@ class ExchangeTarget(harness.TcpTarget):
 
 
 def setUpModule():
-    global TMP, ECHO, WEIR
-    TMP = harness.TempDir()
+    global ECHO, WEIR
     ECHO = harness.EchoTarget()
-    users = harness.make_users_file(TMP.path, USERS)
-    WEIR = harness.Weir(["socks://127.0.0.1:0", "socks5://127.0.0.1:0"], users_file=users)
+    WEIR = harness.Weir(["socks://127.0.0.1:0", "socks5://127.0.0.1:0"], users=USERS)
 
 
 def tearDownModule():
     WEIR.stop()
     ECHO.stop()
-    TMP.cleanup()
 
 
 class RelayTest(unittest.TestCase):
