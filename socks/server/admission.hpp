@@ -34,6 +34,8 @@ public:
         ~ticket();
         /// The handshake is over: free the handshake place, keep the session place.
         void handshake_done();
+        /// The client key the place is counted under (empty for a default ticket).
+        const std::string& client() const noexcept { return client_; }
 
     private:
         friend class admission;

@@ -160,7 +160,7 @@ std::optional<accepted> server::admit(relay::tcp_socket socket, const tcp::endpo
     admission::ticket ticket;
     switch (admission_.admit(key, ticket)) {
     case refusal::none:
-        return accepted{std::move(socket), remote, std::move(key), std::move(ticket)};
+        return accepted{std::move(socket), remote, std::move(ticket)};
     case refusal::sessions:
         note_refusal(l, "--max-sessions reached");
         break;

@@ -287,7 +287,7 @@ asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
     handshake_state st;
     proto::server_handshake hs(listener.handshake);
     dl.expires_after(ctx.cfg.handshake_timeout);
-    auto request = co_await negotiate(client, conn.client_key, hs, ctx, dl, rec, st);
+    auto request = co_await negotiate(client, conn.ticket.client(), hs, ctx, dl, rec, st);
     conn.ticket.handshake_done();
     if (!request) {
         if (dl.expired()) st.result = "handshake-timeout";

@@ -30,8 +30,7 @@ struct server_context {
 struct accepted {
     relay::tcp_socket socket;
     asio::ip::tcp::endpoint remote;
-    std::string client_key; ///< limits and throttling key: IPv4 address or IPv6 /64
-    admission::ticket ticket;
+    admission::ticket ticket; ///< its client(): the limits and throttling key
 };
 
 /// The key that limits and throttling count by: the IPv4 address, or the /64
