@@ -37,6 +37,20 @@ direction::direction(int src, int dst, const relay_options& options, bool splice
     , options_(options)
     , splice_(splice) {}
 
+void direction::received(std::size_t n) noexcept {
+    if (n == 0) {
+        eof_ = true;
+    } else if (n < inbox_.size()) {
+        // Short: the source is likely empty. Send these bytes as they are.
+        held_ = n;
+        head_ = 0;
+        burst_ += n;
+        from_inbox_ = drained_ = true;
+    } else {
+        stashed_ = n;
+    }
+}
+
 direction::next direction::pump(std::error_code& error) {
     std::size_t turn = 0;
     for (;;) {
@@ -61,6 +75,7 @@ std::optional<direction::next> direction::deliver(std::error_code& error) {
         }
     }
     head_ = 0;
+    from_inbox_ = false;
     return std::nullopt;
 }
 
@@ -74,7 +89,8 @@ std::optional<direction::next> direction::refill(std::error_code& error, std::si
     }
     // After a short read the wait costs no more than a read that would block,
     // and it is safe: a wait on a socket that is readable already completes at
-    // once (asio re-arms epoll with EPOLL_CTL_MOD, which polls the socket).
+    // once (Asio tries an inbox read before it waits; a plain wait re-arms
+    // epoll with EPOLL_CTL_MOD, which polls the socket).
     if (drained_) {
         release();
         return next::readable;
@@ -84,6 +100,13 @@ std::optional<direction::next> direction::refill(std::error_code& error, std::si
         error = asio::error::no_memory;
         release();
         return next::done;
+    }
+    if (stashed_ > 0 && pipe_) { // a pipe cannot take it in front: send it first
+        held_ = std::exchange(stashed_, 0);
+        turn += held_;
+        burst_ += held_;
+        from_inbox_ = true;
+        return std::nullopt;
     }
     const ssize_t n = fill();
     if (n > 0) {
@@ -114,11 +137,12 @@ void direction::release() noexcept {
     drop_buffer();
     held_ = 0;
     head_ = 0;
-    drained_ = probed_ = fell_back_ = false;
+    stashed_ = 0;
+    drained_ = probed_ = fell_back_ = from_inbox_ = false;
     // A burst the probe could not carry alone was bulk: the next one takes a
     // pipe from its first byte. One the probe carried (an interactive
     // exchange) makes the next one probe again.
-    if (burst_ > 0) bulk_ = burst_ > options_.splice_probe;
+    if (burst_ > 0) bulk_ = burst_ > std::max(options_.splice_probe, inbox_.size());
     burst_ = 0;
 }
 
@@ -126,7 +150,9 @@ void direction::release() noexcept {
 /// (not after a bulk burst: a transfer in full flow goes straight to a pipe),
 /// then a pipe, or a buffer again when no pipe is to be had.
 bool direction::choose_carrier() {
-    const std::size_t size = options_.buffer_size > 0 ? options_.buffer_size : default_buffer_size;
+    // Room for a full inbox and what follows it.
+    const std::size_t size = std::max(
+        options_.buffer_size > 0 ? options_.buffer_size : default_buffer_size, 2 * inbox_size);
     try {
         if (splice_ && !pipe_ && !fell_back_) {
             if (!probed_ && !bulk_ && options_.splice_probe > 0) {
@@ -154,14 +180,31 @@ ssize_t direction::fill() {
         return n;
     }
     const bool probing = splice_ && !fell_back_ && probed_;
-    const std::size_t limit =
-        probing ? std::min(options_.splice_probe, buffer_.size) : buffer_.size;
-    const ssize_t n = ::recv(src_, buffer_.data.get(), limit, MSG_DONTWAIT);
-    drained_ = n > 0 && static_cast<std::size_t>(n) < limit;
-    return n;
+    const std::size_t limit = std::max(
+        probing ? std::min(options_.splice_probe, buffer_.size) : buffer_.size, stashed_ + 1);
+    // A full inbox goes in front of what follows it: one send for both.
+    const std::size_t kept = std::exchange(stashed_, 0);
+    std::copy_n(inbox_.begin(), kept, buffer_.data.get());
+    const ssize_t n = ::recv(src_, buffer_.data.get() + kept, limit - kept, MSG_DONTWAIT);
+    if (kept == 0) {
+        drained_ = n > 0 && static_cast<std::size_t>(n) < limit;
+        return n;
+    }
+    if (n > 0) {
+        drained_ = kept + static_cast<std::size_t>(n) < limit;
+        return static_cast<ssize_t>(kept + static_cast<std::size_t>(n));
+    }
+    if (n == 0) {
+        eof_ = true; // after these bytes
+    } else if (!would_block(errno) && errno != EINTR) {
+        return n; // the relay ends with the error; the bytes held go with it
+    }
+    drained_ = true;
+    return static_cast<ssize_t>(kept);
 }
 
 ssize_t direction::drain() {
+    if (from_inbox_) return ::send(dst_, inbox_.data() + head_, held_, send_flags);
     if (pipe_) return ::splice(pipe_->read_end, nullptr, dst_, nullptr, held_, splice_flags);
     return ::send(dst_, buffer_.data.get() + head_, held_, send_flags);
 }

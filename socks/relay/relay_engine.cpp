@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <utility>
 
+#include <asio/buffer.hpp>
 #include <asio/error.hpp>
 #include <asio/post.hpp>
 
@@ -78,8 +79,8 @@ void relay_engine::start(asio::cancellation_slot outer) {
     } catch (const std::bad_alloc&) { // not stoppable from outside; the idle timeout still is
     }
     // Nothing is read before the sockets say so: an idle direction holds nothing.
-    arm(up_, tcp_socket::wait_read);
-    arm(down_, tcp_socket::wait_read);
+    arm_read(up_);
+    arm_read(down_);
     settle();
 }
 
@@ -94,6 +95,28 @@ void relay_engine::arm(side& s, tcp_socket::wait_type what) {
     }
 }
 
+// Outside bulk flow the wait reads into the direction's inbox: Asio reads as
+// the socket wakes up, and after a short read it queues the next wait without
+// an epoll_ctl (a plain wait re-arms epoll every time).
+void relay_engine::arm_read(side& s) {
+    if (!s.dir.reads_while_waiting()) return arm(s, tcp_socket::wait_read);
+    tcp_socket& socket = &s == &up_ ? client_ : target_;
+    try {
+        socket.async_receive(
+            asio::buffer(s.dir.inbox()),
+            [this, &s](const std::error_code& ec, std::size_t n) { on_received(s, ec, n); });
+        ++pending_;
+    } catch (const std::bad_alloc&) {
+        end_side(s, asio::error::no_memory);
+    }
+}
+
+void relay_engine::on_received(side& s, const std::error_code& ec, std::size_t n) {
+    const bool eof = ec == asio::error::eof;
+    if (!stopped_ && (!ec || eof)) s.dir.received(eof ? 0 : n);
+    on_ready(s, eof ? std::error_code() : ec);
+}
+
 void relay_engine::on_ready(side& s, const std::error_code& ec) {
     --pending_;
     if (stopped_ || ec) {
@@ -104,7 +127,7 @@ void relay_engine::on_ready(side& s, const std::error_code& ec) {
     std::error_code error;
     switch (s.dir.pump(error)) {
     case direction::next::readable:
-        arm(s, tcp_socket::wait_read);
+        arm_read(s);
         break;
     case direction::next::writable:
         arm(s, tcp_socket::wait_write);

@@ -50,6 +50,8 @@ private:
 
     void on_timeout() override;
     void arm(side& s, tcp_socket::wait_type what);
+    void arm_read(side& s);
+    void on_received(side& s, const std::error_code& ec, std::size_t n);
     void yield(side& s);
     void on_ready(side& s, const std::error_code& ec);
     void end_side(side& s, const std::error_code& error);

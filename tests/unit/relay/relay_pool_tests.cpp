@@ -287,27 +287,50 @@ struct tcp_pair {
     int far = -1;
 };
 
-/// Writes `size` bytes to `fd` (they fit in the loopback buffers).
-void write_all_fd(int fd, std::size_t size) {
-    const bytes data = random_bytes(size, 21);
+/// Writes `data` to `fd` (it fits in the loopback buffers).
+void send_bytes(int fd, const bytes& data) {
     std::size_t done = 0;
-    while (done < size) {
-        const auto n = ::send(fd, data.data() + done, size - done, MSG_NOSIGNAL);
+    while (done < data.size()) {
+        const auto n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
         REQUIRE(n > 0);
         done += static_cast<std::size_t>(n);
     }
 }
 
-void read_exactly(int fd, std::size_t size) {
-    bytes sink(64 * 1024);
+void write_all_fd(int fd, std::size_t size) {
+    send_bytes(fd, random_bytes(size, 21));
+}
+
+/// Reads exactly `size` bytes from `fd`, then, with `then_eof`, its end.
+bytes read_bytes(int fd, std::size_t size, bool then_eof = false) {
+    bytes got(size);
     std::size_t done = 0;
-    while (done < size) {
+    while (done < size || then_eof) {
         pollfd ready{fd, POLLIN, 0};
         REQUIRE(::poll(&ready, 1, 10'000) == 1); // the far ends are non-blocking too
-        const auto n = ::recv(fd, sink.data(), std::min(sink.size(), size - done), 0);
+        if (done == size) {
+            char extra = 0;
+            REQUIRE(::recv(fd, &extra, 1, 0) == 0);
+            break;
+        }
+        const auto n = ::recv(fd, got.data() + done, size - done, 0);
         REQUIRE(n > 0);
         done += static_cast<std::size_t>(n);
     }
+    return got;
+}
+
+void read_exactly(int fd, std::size_t size) {
+    (void)read_bytes(fd, size);
+}
+
+/// What the relay's wait does with the inbox: one read of the source into it.
+std::size_t wait_into_inbox(weir::relay::detail::direction& d, int src) {
+    pollfd ready{src, POLLIN, 0};
+    REQUIRE(::poll(&ready, 1, 10'000) == 1);
+    const auto n = ::recv(src, d.inbox().data(), d.inbox().size(), 0);
+    REQUIRE(n >= 0);
+    return static_cast<std::size_t>(n);
 }
 
 /// Pumps until the direction waits for its source (its turns may end first).
@@ -317,6 +340,32 @@ weir::relay::detail::direction::next pump_until_waiting(weir::relay::detail::dir
     while (next == weir::relay::detail::direction::next::more)
         next = d.pump(error);
     return next;
+}
+
+/// Relays until `size` bytes reach `far` (the destination's peer), waiting
+/// for the source as the relay does: into the inbox, or for readiness only.
+bytes relay_through(weir::relay::detail::direction& d, int src, int far, std::size_t size) {
+    using weir::relay::detail::direction;
+    bytes got(size);
+    std::size_t done = 0;
+    std::error_code error;
+    auto next = direction::next::readable;
+    for (int rounds = 0; done < size && rounds < 100'000; ++rounds) {
+        const auto n = ::recv(far, got.data() + done, size - done, MSG_DONTWAIT);
+        if (n > 0) done += static_cast<std::size_t>(n);
+        if (next == direction::next::writable) {
+            next = pump_until_waiting(d, error);
+            continue;
+        }
+        REQUIRE(next == direction::next::readable);
+        pollfd ready{src, POLLIN, 0};
+        if (::poll(&ready, 1, 10) != 1) continue;
+        if (d.reads_while_waiting()) d.received(wait_into_inbox(d, src));
+        next = pump_until_waiting(d, error);
+    }
+    REQUIRE_FALSE(error);
+    REQUIRE(done == size);
+    return got;
 }
 
 } // namespace
@@ -355,6 +404,71 @@ TEST_CASE("after a burst that outgrew the probe the next splices at once; after 
     CHECK(local_pool_stats().pipes_made == after_small.pipes_made);
     CHECK_FALSE(error);
     CHECK(d.delivered() == 80 * 1024 + 200);
+    d.release();
+    trim_local_pools();
+}
+
+TEST_CASE("the wait's inbox carries a small exchange alone and leads a larger one, in order",
+          "[relay][pool][inbox]") {
+    using weir::relay::detail::direction;
+    constexpr std::size_t inbox = direction::inbox_size;
+    const auto splice = GENERATE(true, false);
+    const std::size_t probe = GENERATE(std::size_t{4096}, std::size_t{0});
+    CAPTURE(splice, probe);
+    auto options = options_for(splice ? relay_impl::splice : relay_impl::copy);
+    options.splice_probe = probe;
+    trim_local_pools();
+    tcp_pair from;
+    tcp_pair to;
+    direction d(from.far, to.near, options, splice);
+    std::error_code error;
+    std::uint64_t sent = 0;
+
+    SECTION("shorter than the inbox: one send, no buffer, no pipe") {
+        const auto before = local_pool_stats();
+        for (const std::size_t size : {std::size_t{1}, inbox - 1}) {
+            const bytes chunk = random_bytes(size, 31);
+            send_bytes(from.near, chunk);
+            REQUIRE(d.reads_while_waiting());
+            d.received(wait_into_inbox(d, from.far));
+            CHECK(d.pump(error) == direction::next::readable);
+            CHECK(read_bytes(to.far, size) == chunk);
+            sent += size;
+        }
+        const auto after = local_pool_stats();
+        CHECK(after.buffers_made == before.buffers_made);
+        CHECK(after.pipes_made == before.pipes_made);
+        CHECK(after.pipes_reused == before.pipes_reused);
+        CHECK(d.reads_while_waiting());
+    }
+    SECTION("a full inbox is followed by the rest of the burst") {
+        for (const std::size_t size : {inbox, inbox + 1, std::size_t{3000}, std::size_t{200'000}}) {
+            CAPTURE(size);
+            const bytes chunk = random_bytes(size, static_cast<std::uint32_t>(size));
+            send_bytes(from.near, chunk);
+            CHECK(relay_through(d, from.far, to.far, size) == chunk);
+            sent += size;
+        }
+        // 200,000 bytes were bulk: the next wait only waits, and the burst goes to a pipe.
+        CHECK_FALSE(d.reads_while_waiting());
+    }
+    SECTION("a full inbox, then the end: the bytes, then the end passed on") {
+        const bytes chunk = random_bytes(inbox, 33);
+        send_bytes(from.near, chunk);
+        ::shutdown(from.near, SHUT_WR);
+        d.received(wait_into_inbox(d, from.far));
+        CHECK(pump_until_waiting(d, error) == direction::next::done);
+        CHECK(read_bytes(to.far, inbox, true) == chunk);
+        sent = inbox;
+    }
+    SECTION("an empty read is the end") {
+        ::shutdown(from.near, SHUT_WR);
+        d.received(wait_into_inbox(d, from.far));
+        CHECK(d.pump(error) == direction::next::done);
+        CHECK(read_bytes(to.far, 0, true).empty());
+    }
+    CHECK_FALSE(error);
+    CHECK(d.delivered() == sent);
     d.release();
     trim_local_pools();
 }
