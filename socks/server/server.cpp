@@ -51,6 +51,37 @@ bool host_lacks_address(const std::error_code& ec) {
            (ec.value() == EAFNOSUPPORT || ec.value() == EADDRNOTAVAIL);
 }
 
+using acceptor_type = asio::basic_socket_acceptor<tcp, asio::io_context::executor_type>;
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// A listening socket on `at`; with `shared`, one of a SO_REUSEPORT group.
+acceptor_type open_acceptor(asio::io_context& io, const tcp::endpoint& at, bool shared, int backlog,
+                            std::error_code& ec) {
+    acceptor_type a(io);
+    a.open(at.protocol(), ec);
+    if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && shared) a.set_option(reuse_port(true), ec);
+    // Accepted sockets inherit TCP_NODELAY (Linux copies it at accept):
+    // one setsockopt here instead of one per session.
+    if (!ec) a.set_option(tcp::no_delay(true), ec);
+    if (!ec && at.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) a.bind(at, ec);
+    if (!ec) a.listen(backlog, ec);
+    return a;
+}
+
+// SO_REUSEPORT lets any socket of the same user join a group: a plain bind
+// first makes sure no other listener (another weir, say) holds the port.
+std::error_code port_in_use(asio::io_context& io, const tcp::endpoint& at) {
+    acceptor_type probe(io);
+    std::error_code ec;
+    probe.open(at.protocol(), ec);
+    if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && at.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) probe.bind(at, ec);
+    return ec;
+}
+
 } // namespace
 
 server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
@@ -78,11 +109,12 @@ server::~server() {
     // Workers post results to the contexts: join them before the contexts go.
     resolver_pool_.stop();
     auth_pool_.stop();
-    // A pending accept holds a socket of another thread's context: let every
-    // aborted accept finish while all the contexts still exist.
+    // Let every aborted accept finish while all the contexts still exist.
     for (auto& l : listeners_) {
-        std::error_code ignored;
-        l->acceptor.close(ignored);
+        for (auto& a : l->acceptors) {
+            std::error_code ignored;
+            a.close(ignored);
+        }
     }
     for (auto& c : contexts_) {
         c->restart();
@@ -92,21 +124,28 @@ server::~server() {
     contexts_.clear();
 }
 
+// One listening socket per I/O thread, the first on contexts_[first]; with
+// port 0 the others take the port the kernel gave the first.
+std::vector<server::acceptor> server::open_group(const tcp::endpoint& at, std::size_t first,
+                                                 std::error_code& ec) {
+    const auto n = contexts_.size();
+    std::vector<acceptor> group;
+    if (n > 1 && at.port() != 0) ec = port_in_use(*contexts_[first], at);
+    auto ep = at;
+    for (std::size_t k = 0; k < n && !ec; ++k) {
+        group.push_back(
+            open_acceptor(*contexts_[(first + k) % n], ep, n > 1, cfg_.listen_backlog, ec));
+        if (!ec && k == 0) ep.port(group.front().local_endpoint(ec).port());
+    }
+    return group;
+}
+
 void server::bind() {
     for (std::size_t i = 0; i < cfg_.listeners.size(); ++i) {
         const auto& spec = cfg_.listeners[i];
-        auto& io = *contexts_[i % contexts_.size()];
         const tcp::endpoint ep(asio::ip::make_address(spec.host), spec.port);
-        asio::basic_socket_acceptor<tcp, asio::io_context::executor_type> acceptor(io);
         std::error_code ec;
-        acceptor.open(ep.protocol(), ec);
-        if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-        // Accepted sockets inherit TCP_NODELAY (Linux copies it at accept):
-        // one setsockopt here instead of one per session.
-        if (!ec) acceptor.set_option(tcp::no_delay(true), ec);
-        if (!ec && ep.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
-        if (!ec) acceptor.bind(ep, ec);
-        if (!ec) acceptor.listen(cfg_.listen_backlog, ec);
+        auto group = open_group(ep, i % contexts_.size(), ec);
         if (ec && spec.optional && host_lacks_address(ec)) {
             log::warn("skipping the default listener {}: {}", to_url(spec), ec.message());
             continue;
@@ -114,27 +153,23 @@ void server::bind() {
         if (ec)
             throw startup_error(fmt::format("cannot listen on {}: {}", to_url(spec), ec.message()));
         auto bound = spec;
-        bound.port = acceptor.local_endpoint().port();
+        bound.port = group.front().local_endpoint().port();
         const auto index = listeners_.size(); // the access table's index
-        listeners_.push_back(std::make_unique<listener>(listener{
-            {bound, index, to_url(bound), handshake_options(bound)}, std::move(acceptor)}));
+        listeners_.push_back(std::make_unique<listener>(
+            listener{{bound, index, to_url(bound), handshake_options(bound)}, std::move(group)}));
     }
-    for (auto& l : listeners_) {
-        asio::co_spawn(l->acceptor.get_executor(), accept_loop(*l), log_exception);
-    }
+    for (auto& l : listeners_)
+        for (auto& a : l->acceptors)
+            asio::co_spawn(a.get_executor(), accept_loop(*l, a), log_exception);
 }
 
-asio::io_context& server::next_context() {
-    return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
-}
-
-asio::awaitable<void> server::accept_loop(listener& l) {
-    asio::steady_timer backoff(l.acceptor.get_executor());
+asio::awaitable<void> server::accept_loop(listener& l, acceptor& a) {
+    asio::steady_timer backoff(a.get_executor());
     for (;;) {
         // accept() reports the peer's address itself: no getpeername() per connection.
         tcp::endpoint remote;
-        auto [ec, socket] = co_await l.acceptor.async_accept(next_context(), remote, use_tuple);
-        if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) co_return;
+        auto [ec, socket] = co_await a.async_accept(remote, use_tuple);
+        if (ec == asio::error::operation_aborted || !a.is_open()) co_return;
         if (ec) {
             // Out of descriptors or memory: say so, and give sessions a moment to finish.
             log::warn("accept on {} failed: {}", l.info.url, ec.message());
@@ -144,8 +179,8 @@ asio::awaitable<void> server::accept_loop(listener& l) {
         }
         auto conn = admit(std::move(socket), remote, l);
         if (!conn) continue;
-        auto ex = conn->socket.get_executor();
-        asio::co_spawn(ex, run_session(std::move(*conn), l.info, ctx_), log_exception);
+        asio::co_spawn(a.get_executor(), run_session(std::move(*conn), l.info, ctx_),
+                       log_exception);
     }
 }
 

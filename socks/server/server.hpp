@@ -26,8 +26,9 @@ struct startup_error : std::runtime_error {
 };
 
 /// The listeners, the I/O threads (one io_context each) and the pools.
-/// Each accepted connection is handed to the next I/O thread in turn and
-/// lives there for its whole life.
+/// Every I/O thread has its own listening socket for each listener, all bound
+/// to the same address with SO_REUSEPORT: the kernel spreads connections over
+/// them, and a connection lives on the thread that accepted it.
 class server {
 public:
     /// `verifier` may be null when no listener asks for a password.
@@ -53,12 +54,14 @@ public:
     std::vector<std::string> urls() const;
 
 private:
+    using acceptor = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
     struct listener {
         listener_info info;
-        asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type> acceptor;
+        std::vector<acceptor> acceptors; ///< one per I/O thread, on its context
     };
-    asio::awaitable<void> accept_loop(listener& l);
-    asio::io_context& next_context();
+    std::vector<acceptor> open_group(const asio::ip::tcp::endpoint& at, std::size_t first,
+                                     std::error_code& ec);
+    asio::awaitable<void> accept_loop(listener& l, acceptor& a);
     std::optional<accepted> admit(relay::tcp_socket socket, const asio::ip::tcp::endpoint& remote,
                                   const listener& l);
     void note_refusal(const listener& l, std::string_view why);
@@ -74,7 +77,6 @@ private:
     std::vector<std::unique_ptr<asio::io_context>> contexts_;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
     std::vector<std::unique_ptr<listener>> listeners_;
-    std::atomic<std::size_t> next_{0};
     std::atomic<bool> stopped_{false};
     std::atomic<std::int64_t> last_refusal_log_{0}; ///< steady-clock seconds
     std::atomic<std::uint64_t> refusals_unlogged_{0};

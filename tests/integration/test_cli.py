@@ -80,6 +80,26 @@ class StartupErrors(unittest.TestCase):
         self.assert_usage_error("--listen", "socks://127.0.0.1:0",
                                 "--listen", f"socks5://127.0.0.1:{busy}?auth=none")
 
+    def test_port_held_by_another_weir(self):
+        """A second weir on a running weir's port stops with "in use": the
+        first one's per-thread SO_REUSEPORT sockets do not let it join them."""
+        first = harness.Weir(["socks5://127.0.0.1:0?auth=none"], extra=["--threads", "2"])
+        self.addCleanup(first.stop)
+        port = first.port("socks5")
+        for threads in ["2", "1"]:
+            with self.subTest(threads=threads):
+                result = harness.run_weir(["--listen", f"socks5://127.0.0.1:{port}?auth=none",
+                                           "--threads", threads, "--relay", harness.relay_mode()])
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertIn("Address already in use", result.stderr)
+        # Every connection still reaches the first weir.
+        for _ in range(20):
+            with connect(port) as s:
+                s.sendall(s5_greeting(0) + s5_request("127.0.0.1", ECHO.port) + b"ping")
+                self.assertEqual(recv_exact(s, 2), b"\x05\x00")
+                self.assertEqual(recv_exact(s, 10)[:2], b"\x05\x00")
+                self.assertEqual(recv_exact(s, 4), b"ping")
+
 
 class ConfigFile(unittest.TestCase):
     def write(self, text):
