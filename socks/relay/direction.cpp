@@ -128,7 +128,7 @@ std::optional<direction::next> direction::refill(std::error_code& error, std::si
 
 void direction::release() noexcept {
     if (pipe_) {
-        if (held_ == 0)
+        if (held_ == 0 || from_inbox_) // the bytes held are not in the pipe
             pipe_pool::local().give_back(*pipe_, options_.spare_pipes);
         else
             pipe_pool::local().discard(*pipe_);
@@ -139,9 +139,9 @@ void direction::release() noexcept {
     head_ = 0;
     stashed_ = 0;
     drained_ = probed_ = fell_back_ = from_inbox_ = false;
-    // A burst the probe could not carry alone was bulk: the next one takes a
-    // pipe from its first byte. One the probe carried (an interactive
-    // exchange) makes the next one probe again.
+    // A burst the probe could not carry alone was bulk: the next one skips
+    // the inbox and takes a pipe from its first byte. One the inbox or the
+    // probe carried (an interactive exchange) makes the next one use them again.
     if (burst_ > 0) bulk_ = burst_ > std::max(options_.splice_probe, inbox_.size());
     burst_ = 0;
 }
