@@ -6,7 +6,7 @@
 #   bench/run.sh [BUILD_DIR]      BUILD_DIR defaults to build-bench (Release)
 #
 # Environment: DURATION (measured seconds per run, 2), WARMUP (0.5), REPEAT
-# (runs per figure, the median kept: 3),
+# (rounds per figure, the median kept: 3; a round runs every column in turn),
 # IDLE_SESSIONS (9500), PROXIES (default: weir-splice weir-copy microsocks dante hev),
 # HEV_SOCKS5_SERVER (path to a hev-socks5-server binary built outside this
 # repository; the hev column is measured only when it is set).
@@ -145,76 +145,104 @@ start_proxy() {
     [[ -z $auth_url ]] || wait_port "$((port + 1))"
 }
 
-# Runs one loadgen scenario for column $1, row $2 REPEAT times and appends the
-# median run's result line (by the scenario's main figure), with the loadgen's
-# first complaint as note=... when it had one. A failed run counts as the lowest.
-measure() {
-    local col=$1 row=$2 i n=1 out rc note key runs=()
+# Runs one loadgen scenario once for column $1, row $2 and appends its result
+# line, with the loadgen's first complaint as note=..., to $work/runs/COL.ROW.
+run_once() {
+    local col=$1 row=$2 out rc=0 note
     shift 2
-    case $1 in
-    throughput) key=gbps ;;
-    cycles) key=cycles_per_s ;;
-    latency) key=p50_us ;;
-    *) key="" ;;
-    esac
-    [[ -z $key ]] || n=$repeat
-    for ((i = 0; i < n; i++)); do
-        rc=0
-        out=$(timeout 180 "$loadgen" "$@" --label "$col/$row" 2>"$work/err") || rc=$?
-        [[ -n $out ]] || out="result label=$col/$row"
-        note=$(sed -n '1s/^loadgen: //p' "$work/err" | tr ' =' '_:')
-        cat "$work/err" >>"$errors"
-        out="$out rc=$rc${note:+ note=$note}"
-        echo "  ${out#result label=}" >&2
-        runs+=("$(sed -n "s/.* $key=\([0-9.]*\).*/\1/p" <<<"$out" | grep . || echo -1) $out")
-    done
-    # The median: the middle of the runs sorted by the key (an odd count picks a real run).
-    printf '%s\n' "${runs[@]}" | sort -g -k1,1 | sed -n "$(((${#runs[@]} + 1) / 2))p" |
-        cut -d' ' -f2- >>"$results"
+    out=$(timeout 180 "$loadgen" "$@" --label "$col/$row" 2>"$work/err") || rc=$?
+    [[ -n $out ]] || out="result label=$col/$row"
+    note=$(sed -n '1s/^loadgen: //p' "$work/err" | tr ' =' '_:')
+    cat "$work/err" >>"$errors"
+    out="$out rc=$rc${note:+ note=$note}"
+    echo "  ${out#result label=}" >&2
+    printf '%s\n' "$out" >>"$work/runs/$col.$row"
 }
 
+# Appends the median of column $1's runs of row $2 (by the row's main figure;
+# a failed run counts as the lowest) to the results.
+keep_median() {
+    local file=$work/runs/$1.$2 key
+    [[ -f $file ]] || return 0
+    case $2 in
+    tput-*) key=gbps ;;
+    cycles*) key=cycles_per_s ;;
+    latency) key=p50_us ;;
+    *) key=woken ;;
+    esac
+    # The middle of the runs sorted by the key (an odd count picks a real run).
+    awk -v key="$key" '{ k = -1; for (i = 1; i <= NF; i++) if (index($i, key "=") == 1)
+        k = substr($i, length(key) + 2); print k, $0 }' "$file" | sort -g -k1,1 |
+        sed -n "$((($(wc -l <"$file") + 1) / 2))p" | cut -d' ' -f2- >>"$results"
+}
+
+# One run of row $2 for column $1 (its URLs and pids in the arrays below).
 # Handshakes go one step at a time (as curl does; microsocks needs it); the
 # cycles-pipe row sends greeting, credentials and request in one write.
-run_column() {
-    local col=$1 url=$2 pid=$3 aurl=$4 apid=$5 c d
-    local common=(--proxy "$url" --proxy-pid "$pid" --duration "$duration" --warmup "$warmup")
-    for c in 1 8; do
-        for d in up down both; do
-            measure "$col" "tput-$c-$d" throughput "${common[@]}" --steps --conns "$c" --dir "$d"
-        done
-    done
-    measure "$col" cycles cycles "${common[@]}" --steps --concurrency 32 --sources 200
-    if [[ $col != direct ]]; then
-        measure "$col" cycles-pipe cycles "${common[@]}" --concurrency 32 --sources 200
-    fi
-    if [[ -n $aurl ]]; then
-        measure "$col" cycles-auth cycles --proxy "$aurl" --proxy-pid "$apid" --steps \
-            --duration "$duration" --warmup "$warmup" --concurrency 32 --sources 200
-    fi
-    measure "$col" latency latency "${common[@]}" --steps
+run_row() {
+    local col=$1 row=$2 c d
+    local common=(--proxy "${url[$col]}" --proxy-pid "${pid[$col]}" --duration "$duration"
+        --warmup "$warmup")
+    case $row in
+    tput-*)
+        IFS=- read -r _ c d <<<"$row"
+        run_once "$col" "$row" throughput "${common[@]}" --steps --conns "$c" --dir "$d"
+        ;;
+    cycles) run_once "$col" "$row" cycles "${common[@]}" --steps --concurrency 32 --sources 200 ;;
+    cycles-pipe)
+        [[ $col == direct ]] || run_once "$col" "$row" cycles "${common[@]}" --concurrency 32 \
+            --sources 200
+        ;;
+    cycles-auth)
+        [[ -z ${auth_url[$col]} ]] || run_once "$col" "$row" cycles --proxy "${auth_url[$col]}" \
+            --proxy-pid "${auth_pid[$col]}" --steps --duration "$duration" --warmup "$warmup" \
+            --concurrency 32 --sources 200
+        ;;
+    latency) run_once "$col" "$row" latency "${common[@]}" --steps ;;
+    esac
 }
 
-echo "direct:" >&2
-run_column direct direct 0 "" 0
+# Every proxy runs at once, each on its own ports, and each round measures a
+# row for every column in turn: a slow spell of this shared machine then
+# lands on all columns alike instead of on whichever ran during it.
+mkdir -p "$work/runs"
+declare -A url pid auth_url auth_pid
 columns=(direct)
+url[direct]=direct pid[direct]=0 auth_url[direct]="" auth_pid[direct]=0
 for name in $proxies; do
     case $name in
     microsocks) command -v microsocks >/dev/null || continue ;;
     dante) command -v danted >/dev/null || continue ;;
     hev) [[ -x ${HEV_SOCKS5_SERVER:-} ]] || continue ;;
     esac
-    echo "$name:" >&2
     start_proxy "$name"
-    run_column "$name" "$noauth_url" "$proxy_pid" "$auth_url" "$auth_pid"
-    stop "$proxy_pid" "$auth_pid"
-    start_proxy "$name" # a fresh process: its RSS before the sessions is its baseline
-    measure "$name" idle idle --proxy "$noauth_url" --proxy-pid "$proxy_pid" \
-        --sessions "$idle_sessions" --concurrency 64 --steps
-    stop "$proxy_pid" "$auth_pid"
+    url[$name]=$noauth_url pid[$name]=$proxy_pid
+    auth_url[$name]=$auth_url auth_pid[$name]=$auth_pid
     columns+=("$name")
 done
+rows=(tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both cycles cycles-pipe
+    cycles-auth latency)
+for row in "${rows[@]}"; do
+    for ((round = 1; round <= repeat; round++)); do
+        echo "$row, round $round of $repeat:" >&2
+        for col in "${columns[@]}"; do run_row "$col" "$row"; done
+    done
+    for col in "${columns[@]}"; do keep_median "$col" "$row"; done
+done
+for col in "${columns[@]:1}"; do stop "${pid[$col]}" "${auth_pid[$col]}"; done
 
-echo "weir_loadgen: $(nproc) cores, Linux $(uname -r), median of $repeat runs of ${duration} s measured after ${warmup} s" \
+# Idle sessions: one proxy at a time, each a fresh process, so that its RSS
+# before the sessions is its baseline.
+for name in "${columns[@]:1}"; do
+    echo "$name, idle:" >&2
+    start_proxy "$name"
+    run_once "$name" idle idle --proxy "$noauth_url" --proxy-pid "$proxy_pid" \
+        --sessions "$idle_sessions" --concurrency 64 --steps
+    keep_median "$name" idle
+    stop "$proxy_pid" "$auth_pid"
+done
+
+echo "weir_loadgen: $(nproc) cores, Linux $(uname -r), median of $repeat interleaved rounds of ${duration} s measured after ${warmup} s" \
     "warm-up, netns=$WEIR_BENCH_NETNS, $(date -u +%FT%TZ)"
 echo
 awk -v columns="${columns[*]}" -f "$root/bench/table.awk" "$results"

@@ -32,7 +32,9 @@ function cell(col, row, base, kind,    x, out, rc) {
         x = get(col, row, "p50_us")
         if (x == "") return "failed (rc " rc ")"
         out = sprintf("%d us", x) (col == "direct" ? "" : ratio(x, get("direct", row, "p50_us")))
-        out = out sprintf(" p99 %d us, ", get(col, row, "p99_us")) cpu(col, row)
+        out = out sprintf(" p99 %d us", get(col, row, "p99_us"))
+        if (col != "direct") out = out ratio(get(col, row, "p99_us"), get("direct", row, "p99_us"))
+        out = out ", " cpu(col, row)
     } else {
         x = get(col, row, "woken")
         if (x == "") return "failed (rc " rc ")"
