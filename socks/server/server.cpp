@@ -54,10 +54,8 @@ bool host_lacks_address(const std::error_code& ec) {
 using acceptor_type = asio::basic_socket_acceptor<tcp, asio::io_context::executor_type>;
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-// A listening socket on `at`; with `shared`, one of a SO_REUSEPORT group.
-acceptor_type open_acceptor(asio::io_context& io, const tcp::endpoint& at, bool shared, int backlog,
-                            std::error_code& ec) {
-    acceptor_type a(io);
+// Opens `a` and binds it to `at`; with `shared`, as one of a SO_REUSEPORT group.
+void bind_to(acceptor_type& a, const tcp::endpoint& at, bool shared, std::error_code& ec) {
     a.open(at.protocol(), ec);
     if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec && shared) a.set_option(reuse_port(true), ec);
@@ -66,6 +64,12 @@ acceptor_type open_acceptor(asio::io_context& io, const tcp::endpoint& at, bool 
     if (!ec) a.set_option(tcp::no_delay(true), ec);
     if (!ec && at.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
     if (!ec) a.bind(at, ec);
+}
+
+acceptor_type open_acceptor(asio::io_context& io, const tcp::endpoint& at, bool shared, int backlog,
+                            std::error_code& ec) {
+    acceptor_type a(io);
+    bind_to(a, at, shared, ec);
     if (!ec) a.listen(backlog, ec);
     return a;
 }
@@ -75,10 +79,7 @@ acceptor_type open_acceptor(asio::io_context& io, const tcp::endpoint& at, bool 
 std::error_code port_in_use(asio::io_context& io, const tcp::endpoint& at) {
     acceptor_type probe(io);
     std::error_code ec;
-    probe.open(at.protocol(), ec);
-    if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && at.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
-    if (!ec) probe.bind(at, ec);
+    bind_to(probe, at, false, ec);
     return ec;
 }
 
