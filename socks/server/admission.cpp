@@ -66,7 +66,7 @@ void admission::ticket::handshake_done() {
     }
 }
 
-void admission::ticket::release() {
+void admission::ticket::release() noexcept {
     if (owner_ != nullptr) owner_->leave(client_, in_handshake_);
     owner_ = nullptr;
 }

@@ -36,11 +36,12 @@ public:
         void handshake_done();
         /// The client key the place is counted under (empty for a default ticket).
         const std::string& client() const noexcept { return client_; }
+        /// Frees the place now rather than at destruction.
+        void release() noexcept;
 
     private:
         friend class admission;
         ticket(admission* owner, std::string client);
-        void release();
         admission* owner_ = nullptr;
         std::string client_;
         bool in_handshake_ = false;

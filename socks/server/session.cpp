@@ -251,6 +251,9 @@ struct relay_done {
     admission::ticket ticket;
 
     void operator()(const relay::relay_stats& stats) {
+        // The place is free before the line says the session ended: whoever
+        // reads the log may count on it.
+        ticket.release();
         const std::string error = stats.error ? "error:" + slug(stats.error) : std::string();
         session_end e;
         e.end = "eof";
@@ -291,6 +294,7 @@ asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
     conn.ticket.handshake_done();
     if (!request) {
         if (dl.expired()) st.result = "handshake-timeout";
+        conn.ticket.release(); // before the line, as in relay_done
         log_failure(rec, listener, st.result);
         co_return;
     }
@@ -299,6 +303,7 @@ asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
 
     relay::tcp_socket target(client.get_executor());
     if (!co_await reach_target(client, target, hs, *request, conn, listener, ctx, dl, rec, st)) {
+        conn.ticket.release();
         log_failure(rec, listener, st.result);
         co_return;
     }
