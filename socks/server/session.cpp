@@ -68,10 +68,19 @@ void log_session(const session_record& r, const listener_info& l, const session_
               relayed, r.up + e.up, e.down, ms / 1000, ms % 1000);
 }
 
-void log_failure(const session_record& r, const listener_info& l, std::string_view result) {
+// The session's end: its place is freed before its line is written, so
+// whoever reads the log may count on the place being free.
+void finish(admission::ticket& ticket, const session_record& r, const listener_info& l,
+            const session_end& e) {
+    ticket.release();
+    log_session(r, l, e);
+}
+
+void finish_failed(admission::ticket& ticket, const session_record& r, const listener_info& l,
+                   std::string_view result) {
     session_end e;
     e.result = result;
-    log_session(r, l, e);
+    finish(ticket, r, l, e);
 }
 
 // An error as one log token: "connection refused" -> "connection-refused".
@@ -251,9 +260,6 @@ struct relay_done {
     admission::ticket ticket;
 
     void operator()(const relay::relay_stats& stats) {
-        // The place is free before the line says the session ended: whoever
-        // reads the log may count on it.
-        ticket.release();
         const std::string error = stats.error ? "error:" + slug(stats.error) : std::string();
         session_end e;
         e.end = "eof";
@@ -264,7 +270,7 @@ struct relay_done {
         e.relay = stats.spliced ? "splice" : "copy";
         e.up = stats.client_to_target;
         e.down = stats.target_to_client;
-        log_session(rec, *listener, e);
+        finish(ticket, rec, *listener, e);
     }
 };
 
@@ -294,8 +300,7 @@ asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
     conn.ticket.handshake_done();
     if (!request) {
         if (dl.expired()) st.result = "handshake-timeout";
-        conn.ticket.release(); // before the line, as in relay_done
-        log_failure(rec, listener, st.result);
+        finish_failed(conn.ticket, rec, listener, st.result);
         co_return;
     }
     rec.proto = protocol_name(*request);
@@ -303,8 +308,7 @@ asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
 
     relay::tcp_socket target(client.get_executor());
     if (!co_await reach_target(client, target, hs, *request, conn, listener, ctx, dl, rec, st)) {
-        conn.ticket.release();
-        log_failure(rec, listener, st.result);
+        finish_failed(conn.ticket, rec, listener, st.result);
         co_return;
     }
     relay::async_relay(std::move(client), std::move(target), ctx.cfg.relay,
