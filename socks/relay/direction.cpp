@@ -101,13 +101,6 @@ std::optional<direction::next> direction::refill(std::error_code& error, std::si
         release();
         return next::done;
     }
-    if (stashed_ > 0 && pipe_) { // a pipe cannot take it in front: send it first
-        held_ = std::exchange(stashed_, 0);
-        turn += held_;
-        burst_ += held_;
-        from_inbox_ = true;
-        return std::nullopt;
-    }
     const ssize_t n = fill();
     if (n > 0) {
         held_ = static_cast<std::size_t>(n);
@@ -173,6 +166,10 @@ bool direction::choose_carrier() {
 }
 
 ssize_t direction::fill() {
+    if (stashed_ > 0 && pipe_) { // a pipe cannot take a full inbox in front: send it first
+        from_inbox_ = true;
+        return static_cast<ssize_t>(std::exchange(stashed_, 0));
+    }
     if (pipe_) {
         const ssize_t n =
             ::splice(src_, nullptr, pipe_->write_end, nullptr, pipe_->capacity, splice_flags);
