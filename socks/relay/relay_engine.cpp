@@ -84,9 +84,16 @@ void relay_engine::start(asio::cancellation_slot outer) {
     settle();
 }
 
+tcp_socket& relay_engine::source(const side& s) noexcept {
+    return &s == &up_ ? client_ : target_;
+}
+
+tcp_socket& relay_engine::destination(const side& s) noexcept {
+    return &s == &up_ ? target_ : client_;
+}
+
 void relay_engine::arm(side& s, tcp_socket::wait_type what) {
-    const bool up = &s == &up_;
-    tcp_socket& socket = (what == tcp_socket::wait_read) == up ? client_ : target_;
+    tcp_socket& socket = what == tcp_socket::wait_read ? source(s) : destination(s);
     try {
         socket.async_wait(what, [this, &s](const std::error_code& ec) { on_ready(s, ec); });
         ++pending_;
@@ -100,9 +107,8 @@ void relay_engine::arm(side& s, tcp_socket::wait_type what) {
 // an epoll_ctl (a plain wait re-arms epoll every time).
 void relay_engine::arm_read(side& s) {
     if (!s.dir.reads_while_waiting()) return arm(s, tcp_socket::wait_read);
-    tcp_socket& socket = &s == &up_ ? client_ : target_;
     try {
-        socket.async_receive(
+        source(s).async_receive(
             asio::buffer(s.dir.inbox()),
             [this, &s](const std::error_code& ec, std::size_t n) { on_received(s, ec, n); });
         ++pending_;

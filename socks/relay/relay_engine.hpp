@@ -49,6 +49,8 @@ private:
     };
 
     void on_timeout() override;
+    tcp_socket& source(const side& s) noexcept;      ///< the socket `s` reads
+    tcp_socket& destination(const side& s) noexcept; ///< the socket `s` writes
     void arm(side& s, tcp_socket::wait_type what);
     void arm_read(side& s);
     void on_received(side& s, const std::error_code& ec, std::size_t n);
