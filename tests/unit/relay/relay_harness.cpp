@@ -141,7 +141,7 @@ asio::awaitable<void> relay_harness::drive_relay(relay_impl impl, relay_options 
     // The relay closes the proxy's sockets: afterwards they must be gone too.
     fds_before = open_fds(
         {client_fd_, target_fd_, proxy_client_->native_handle(), proxy_target_->native_handle()});
-    options.kind = impl == relay_impl::copy ? relay_kind::copy : relay_kind::splice;
+    options.kind = impl;
     if (cancel_after.count() == 0) {
         stats = co_await call_relay(options);
     } else {

@@ -22,8 +22,8 @@ namespace weir::relay::test {
 using asio::ip::tcp;
 using bytes = std::vector<std::uint8_t>;
 
-/// Which relay a test asks for (relay_options::kind).
-enum class relay_impl { splice, copy };
+/// Which relay a test asks for: relay_options::kind itself.
+using relay_impl = relay_kind;
 
 const char* name(relay_impl impl);
 

@@ -51,7 +51,7 @@ struct relay_sockets {
 
 relay_options options_for(relay_impl impl) {
     relay_options options;
-    options.kind = impl == relay_impl::copy ? relay_kind::copy : relay_kind::splice;
+    options.kind = impl;
     options.idle_timeout = 0s;
     return options;
 }

@@ -24,7 +24,7 @@ namespace {
 /// partial moves; splice without the probe: pipes from the first byte).
 relay_options options_for(relay_impl impl, bool small) {
     relay_options options;
-    options.kind = impl == relay_impl::copy ? relay_kind::copy : relay_kind::splice;
+    options.kind = impl;
     options.idle_timeout = 0s;
     if (small) {
         options.pipe_size = 4096;
