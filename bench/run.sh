@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Measures weir (splice and copy relays) and, when installed, microsocks and
-# Dante against the direct path in the same run, with weir_loadgen, and prints
-# one Markdown table on stdout (progress goes to stderr).
+# Measures weir (splice and copy relays), weir_reference_relay (a minimal
+# splice relay: what this machine allows a relay) and, when installed,
+# microsocks and Dante against the direct path in the same run, with
+# weir_loadgen, and prints one Markdown table on stdout (progress goes to stderr).
 #
 #   bench/run.sh [BUILD_DIR]      BUILD_DIR defaults to build-bench (Release)
 #
 # Environment: DURATION (measured seconds per run, 2), WARMUP (0.5), REPEAT
 # (rounds per figure, the median kept: 3; a round runs every column in turn),
-# IDLE_SESSIONS (9500), PROXIES (default: weir-splice weir-copy microsocks dante hev),
+# IDLE_SESSIONS (9500), PROXIES (default: reference weir-splice weir-copy microsocks
+# dante hev),
 # HEV_SOCKS5_SERVER (path to a hev-socks5-server binary built outside this
 # repository; the hev column is measured only when it is set).
 # Everything runs in a private network namespace (unshare -n) when it can, so
@@ -22,7 +24,7 @@ if [[ -z ${WEIR_BENCH_NETNS:-} ]]; then
     if [[ ! -f $build/CMakeCache.txt ]]; then
         cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
     fi
-    cmake --build "$build" --target weir weir_loadgen -j2 >&2
+    cmake --build "$build" --target weir weir_loadgen weir_reference_relay -j2 >&2
     if [[ $(id -u) == 0 ]] && unshare -n true 2>/dev/null; then
         exec unshare -n env WEIR_BENCH_NETNS=1 bash "$self" "$build"
     fi
@@ -38,7 +40,7 @@ duration=${DURATION:-2}
 repeat=${REPEAT:-3}
 warmup=${WARMUP:-0.5}
 idle_sessions=${IDLE_SESSIONS:-9500}
-proxies=${PROXIES:-weir-splice weir-copy microsocks dante hev}
+proxies=${PROXIES:-reference weir-splice weir-copy microsocks dante hev}
 weir=$build/weir
 loadgen=$build/weir_loadgen
 results=$build/bench-results.txt
@@ -107,6 +109,10 @@ start_proxy() {
     auth_url=""
     noauth_url=socks5://127.0.0.1:$port
     case $1 in
+    reference) # SOCKS5 without auth only
+        spawn "$build/weir_reference_relay" --port "$port" 2>>"$work/$1.log"
+        proxy_pid=$last_pid
+        ;;
     weir-*)
         [[ -f $work/users ]] || printf '%s\n' "$pass" | "$weir" passwd "$user" >"$work/users"
         spawn "$weir" --relay "${1#weir-}" --listen "socks://127.0.0.1:$port" \

@@ -1,41 +1,52 @@
 #!/usr/bin/env bash
-# bench_smoke.sh WEIR LOADGEN: starts weir on port 0 (SOCKS4/4a/5, no auth),
-# then runs weir_loadgen directly and through it; each run checks its own byte
-# counts and exits non-zero on any mismatch or failed connection.
+# bench_smoke.sh WEIR LOADGEN REFERENCE: starts weir on port 0 (SOCKS4/4a/5, no
+# auth), then runs weir_loadgen directly and through it, and through
+# weir_reference_relay; each run checks its own byte counts and exits non-zero
+# on any mismatch or failed connection.
 set -euo pipefail
 weir=$1
 loadgen=$2
+reference=$3
 work=$(mktemp -d /tmp/weir-bench-smoke.XXXXXX)
-weir_pid=0
+pids=()
 cleanup() {
-    if ((weir_pid > 0)); then
-        kill "$weir_pid" 2>/dev/null || true
-        wait "$weir_pid" 2>/dev/null || true
-    fi
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$weir" --listen 'socks://127.0.0.1:0' 2>"$work/weir.log" &
-weir_pid=$!
-port=""
-for ((i = 0; i < 100; i++)); do
-    port=$(sed -n 's|.*listening on socks://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$work/weir.log" | head -1)
-    [[ -z $port ]] || break
-    sleep 0.1
-done
-if [[ -z $port ]]; then
-    echo "weir did not start:" >&2
-    cat "$work/weir.log" >&2
+# Starts a process whose stderr names the port it bound ("...127.0.0.1:PORT");
+# sets started_pid and started_port.
+start() {
+    local name=$1 log=$work/$1.log i
+    shift
+    "$@" 2>"$log" &
+    started_pid=$!
+    pids+=("$started_pid")
+    started_port=""
+    for ((i = 0; i < 100; i++)); do
+        started_port=$(sed -n 's|.*listening on .*127\.0\.0\.1:\([0-9]*\).*|\1|p' "$log" | head -1)
+        [[ -z $started_port ]] || return 0
+        sleep 0.1
+    done
+    echo "$name did not start:" >&2
+    cat "$log" >&2
     exit 1
-fi
+}
+
+start weir "$weir" --listen 'socks://127.0.0.1:0'
+weir_pid=$started_pid port=$started_port
+start reference "$reference" --port 0 --threads 2
+reference_pid=$started_pid reference_port=$started_port
 
 # Runs the loadgen and checks that its result line says what $1 expects.
 run() {
     local expect=$1 out
     shift
     echo "+ weir_loadgen $*"
-    out=$("$loadgen" "$@" --proxy-pid "$weir_pid" --timeout 10)
+    out=$("$loadgen" "$@" --timeout 10)
     echo "$out"
     if [[ $out != *" $expect"* ]]; then
         echo "expected '$expect' in the result" >&2
@@ -45,9 +56,20 @@ run() {
 
 proxy=socks5://127.0.0.1:$port
 run ok=1 throughput --proxy direct --conns 1 --dir both --duration 0.5 --warmup 0.1
-run ok=1 throughput --proxy "$proxy" --conns 1 --dir both --duration 0.5 --warmup 0.1
-run ok=1 throughput --proxy "$proxy" --conns 2 --dir down --duration 0.2 --warmup 0 --steps
-run "completed=200 errors=0" cycles --proxy "$proxy" --count 200 --duration 30 --sources 8
-run "completed=50 errors=0" cycles --proxy "socks4://127.0.0.1:$port" --count 50 --duration 30
-run "woken=50" idle --proxy "$proxy" --sessions 50 --steps
+run ok=1 throughput --proxy "$proxy" --proxy-pid "$weir_pid" --conns 1 --dir both --duration 0.5 \
+    --warmup 0.1
+run ok=1 throughput --proxy "$proxy" --proxy-pid "$weir_pid" --conns 2 --dir down --duration 0.2 \
+    --warmup 0 --steps
+run "completed=200 errors=0" cycles --proxy "$proxy" --proxy-pid "$weir_pid" --count 200 \
+    --duration 30 --sources 8
+run "completed=50 errors=0" cycles --proxy "socks4://127.0.0.1:$port" --proxy-pid "$weir_pid" \
+    --count 50 --duration 30
+run "woken=50" idle --proxy "$proxy" --proxy-pid "$weir_pid" --sessions 50 --steps
+
+reference=socks5://127.0.0.1:$reference_port
+run ok=1 throughput --proxy "$reference" --proxy-pid "$reference_pid" --conns 2 --dir both \
+    --duration 0.3 --warmup 0.1 --steps
+run "completed=200 errors=0" cycles --proxy "$reference" --proxy-pid "$reference_pid" \
+    --count 200 --duration 30
+run "woken=50" idle --proxy "$reference" --proxy-pid "$reference_pid" --sessions 50 --steps
 echo "bench smoke: all byte counts checked"

@@ -1,0 +1,328 @@
+// weir_reference_relay: the least a splice relay can do, as a yardstick for
+// bench/run.sh. SOCKS5 without authentication, CONNECT to 127.0.0.0/8 only,
+// one edge-triggered epoll thread per core (each with its own SO_REUSEPORT
+// listener, as weir has), a 1 MiB pipe per direction taken from a per-thread
+// pool while bytes are in flight and given back when drained. No timeouts, no
+// limits, no logging, no copy fallback (a session that cannot get a pipe
+// ends): it measures what this machine allows a relay, it is not a server.
+#include "bench/net.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <fcntl.h>
+#include <memory>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <optional>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace {
+
+using namespace weir::bench;
+
+constexpr unsigned splice_flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+constexpr std::size_t spare_pipes = 16;
+constexpr std::uint64_t listener_token = 0;
+constexpr std::uint64_t target_bit = 1; ///< set in a token: the event is the target socket's
+
+struct pipe_pair {
+    unique_fd read_end;
+    unique_fd write_end;
+};
+
+/// Pipes of one thread: a new one only when no spare is left.
+class pipe_pool {
+public:
+    explicit pipe_pool(int size)
+        : size_(size) {}
+
+    std::optional<pipe_pair> take() {
+        if (!spare_.empty()) {
+            auto p = std::move(spare_.back());
+            spare_.pop_back();
+            return p;
+        }
+        int fds[2];
+        if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return std::nullopt;
+        pipe_pair p{unique_fd(fds[0]), unique_fd(fds[1])};
+        ::fcntl(fds[1], F_SETPIPE_SZ, size_);
+        return p;
+    }
+    void give_back(pipe_pair p) {
+        if (spare_.size() < spare_pipes) spare_.push_back(std::move(p));
+    }
+    int size() const { return size_; }
+
+private:
+    int size_;
+    std::vector<pipe_pair> spare_;
+};
+
+/// One direction: source socket -> pipe -> destination socket.
+struct direction {
+    std::optional<pipe_pair> pipe;
+    std::size_t held = 0;
+    bool eof = false;
+    bool done = false;
+};
+
+enum class phase { greeting, request, connecting, relaying };
+
+struct session {
+    unique_fd client;
+    unique_fd target;
+    phase at = phase::greeting;
+    std::uint8_t buf[512];
+    std::size_t have = 0;
+    direction up;
+    direction down;
+    bool closed = false;
+};
+
+/// Moves bytes from `src` to `dst` until one would block or the direction
+/// ends; false on an error (the session then ends).
+bool pump(direction& d, int src, int dst, pipe_pool& pipes) {
+    if (d.done) return true;
+    for (;;) {
+        while (d.held > 0) {
+            const ssize_t n =
+                ::splice(d.pipe->read_end.get(), nullptr, dst, nullptr, d.held, splice_flags);
+            if (n > 0) {
+                d.held -= static_cast<std::size_t>(n);
+            } else if (n < 0 && errno == EAGAIN) {
+                return true; // the destination's EPOLLOUT edge brings us back
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else {
+                return false;
+            }
+        }
+        if (d.eof) {
+            if (d.pipe) pipes.give_back(std::move(*d.pipe));
+            d.pipe.reset();
+            ::shutdown(dst, SHUT_WR);
+            d.done = true;
+            return true;
+        }
+        if (!d.pipe) {
+            d.pipe = pipes.take();
+            if (!d.pipe) return false;
+        }
+        const ssize_t n = ::splice(src, nullptr, d.pipe->write_end.get(), nullptr,
+                                   static_cast<std::size_t>(pipes.size()), splice_flags);
+        if (n > 0) {
+            d.held = static_cast<std::size_t>(n);
+        } else if (n == 0) {
+            d.eof = true;
+        } else if (errno == EAGAIN) {
+            pipes.give_back(std::move(*d.pipe)); // drained: an idle direction holds no pipe
+            d.pipe.reset();
+            return true;
+        } else if (errno != EINTR) {
+            return false;
+        }
+    }
+}
+
+class worker {
+public:
+    worker(unique_fd listener, int pipe_size)
+        : listener_(std::move(listener))
+        , pipes_(pipe_size) {
+        loop_.add(listener_.get(), EPOLLIN, listener_token);
+    }
+
+    [[noreturn]] void run() {
+        for (;;) {
+            loop_.poll(-1, [this](std::uint64_t token, std::uint32_t) { on_event(token); });
+            dead_.clear(); // freed only after the batch: a later event may name them
+        }
+    }
+
+private:
+    void on_event(std::uint64_t token) {
+        if (token == listener_token) return accept_all();
+        auto* s = reinterpret_cast<session*>(token & ~target_bit);
+        if (s->closed) return;
+        const bool from_target = (token & target_bit) != 0;
+        switch (s->at) {
+        case phase::greeting:
+        case phase::request:
+            if (!from_target) read_handshake(*s);
+            break;
+        case phase::connecting:
+            if (from_target) connected(*s);
+            break;
+        case phase::relaying:
+            relay(*s);
+            break;
+        }
+    }
+
+    void accept_all() {
+        for (;;) {
+            unique_fd c(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+            if (!c) return;
+            const int one = 1;
+            ::setsockopt(c.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            auto s = std::make_unique<session>();
+            s->client = std::move(c);
+            loop_.add(s->client.get(), EPOLLIN | EPOLLOUT | EPOLLET,
+                      reinterpret_cast<std::uint64_t>(s.get()));
+            s.release(); // owned from now on by its sockets' events; see close()
+        }
+    }
+
+    void read_handshake(session& s) {
+        // Stops early when the buffer is full: bytes sent ahead of the reply
+        // wait in the socket, and the relay reads them once it starts.
+        while (s.have < sizeof s.buf) {
+            const ssize_t n = ::recv(s.client.get(), s.buf + s.have, sizeof s.buf - s.have, 0);
+            if (n < 0 && errno == EAGAIN) break;
+            if (n <= 0) return close(s);
+            s.have += static_cast<std::size_t>(n);
+        }
+        const bool full = s.have == sizeof s.buf; // no edge comes for what is left unread
+        if (s.at == phase::greeting) {
+            if (s.have < 2 || s.have < 2u + s.buf[1]) return full ? close(s) : void();
+            const std::size_t used = 2u + s.buf[1];
+            const bool no_auth = s.buf[0] == 5 && std::memchr(s.buf + 2, 0, s.buf[1]) != nullptr;
+            if (!reply(s, no_auth ? "\x05\x00" : "\x05\xff", 2) || !no_auth) return close(s);
+            std::memmove(s.buf, s.buf + used, s.have - used);
+            s.have -= used;
+            s.at = phase::request;
+        }
+        // VER CMD RSV ATYP(IPv4) ADDR(4) PORT(2)
+        if (s.have < 10) return full ? close(s) : void();
+        if (s.buf[0] != 5 || s.buf[1] != 1 || s.buf[3] != 1) {
+            reply(s, "\x05\x07\x00\x01\0\0\0\0\0\0", 10);
+            return close(s);
+        }
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        std::memcpy(&to.sin_addr, s.buf + 4, 4);
+        std::memcpy(&to.sin_port, s.buf + 8, 2);
+        if ((ntohl(to.sin_addr.s_addr) >> 24) != 127) { // loopback only, never an open proxy
+            reply(s, "\x05\x02\x00\x01\0\0\0\0\0\0", 10);
+            return close(s);
+        }
+        std::memmove(s.buf, s.buf + 10, s.have - 10); // bytes sent ahead of the reply
+        s.have -= 10;
+        int err = 0;
+        s.target = connect_tcp(to, nullptr, err);
+        if (!s.target) {
+            reply(s, "\x05\x05\x00\x01\0\0\0\0\0\0", 10);
+            return close(s);
+        }
+        s.at = phase::connecting;
+        loop_.add(s.target.get(), EPOLLIN | EPOLLOUT | EPOLLET,
+                  reinterpret_cast<std::uint64_t>(&s) | target_bit);
+    }
+
+    void connected(session& s) {
+        if (socket_error(s.target.get()) != 0) {
+            reply(s, "\x05\x05\x00\x01\0\0\0\0\0\0", 10);
+            return close(s);
+        }
+        sockaddr_in bound{};
+        socklen_t len = sizeof bound;
+        ::getsockname(s.target.get(), reinterpret_cast<sockaddr*>(&bound), &len);
+        std::uint8_t ok[10] = {5, 0, 0, 1};
+        std::memcpy(ok + 4, &bound.sin_addr, 4);
+        std::memcpy(ok + 8, &bound.sin_port, 2);
+        if (!reply(s, ok, sizeof ok)) return close(s);
+        if (s.have > 0 &&
+            ::send(s.target.get(), s.buf, s.have, MSG_NOSIGNAL) != static_cast<ssize_t>(s.have))
+            return close(s);
+        s.at = phase::relaying;
+        relay(s);
+    }
+
+    void relay(session& s) {
+        const int c = s.client.get();
+        const int t = s.target.get();
+        if (!pump(s.up, c, t, pipes_) || !pump(s.down, t, c, pipes_) || (s.up.done && s.down.done))
+            close(s);
+    }
+
+    /// The handshake's replies are a few bytes into an empty send buffer.
+    static bool reply(session& s, const void* bytes, std::size_t size) {
+        return ::send(s.client.get(), bytes, size, MSG_NOSIGNAL) == static_cast<ssize_t>(size);
+    }
+
+    void close(session& s) {
+        s.closed = true;
+        s.client.reset(); // closing a socket takes it out of the epoll set
+        s.target.reset();
+        for (direction* d : {&s.up, &s.down})
+            if (d->pipe && d->held == 0) pipes_.give_back(std::move(*d->pipe));
+        dead_.emplace_back(&s);
+    }
+
+    unique_fd listener_;
+    event_loop loop_;
+    pipe_pool pipes_;
+    std::vector<std::unique_ptr<session>> dead_;
+};
+
+/// A listening socket in the SO_REUSEPORT group of 127.0.0.1:port.
+unique_fd listen_shared(std::uint16_t port) {
+    unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) throw sys_error("socket");
+    const int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    const auto at = ipv4_address(0x7f000001, port);
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0)
+        throw sys_error("bind");
+    if (::listen(fd.get(), 4096) != 0) throw sys_error("listen");
+    return fd;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"weir_reference_relay: a minimal SOCKS5 splice relay on 127.0.0.1, the "
+                 "yardstick of bench/run.sh (no auth, CONNECT to 127.0.0.0/8 only)"};
+    int port = 0;
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    int pipe_size = 1 << 20;
+    app.add_option("--port", port, "Port on 127.0.0.1 (0: any; the port is printed)")
+        ->check(CLI::Range(0, 65535))
+        ->capture_default_str();
+    app.add_option("--threads", threads, "epoll threads, each with its own listener")
+        ->check(CLI::Range(1u, 64u))
+        ->capture_default_str();
+    app.add_option("--pipe-size", pipe_size, "Bytes of pipe per direction in flight")
+        ->check(CLI::Range(4096, 64 << 20))
+        ->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    try {
+        std::signal(SIGPIPE, SIG_IGN); // splice(2) into a reset socket raises it
+        raise_fd_limit();
+        auto first = listen_shared(static_cast<std::uint16_t>(port));
+        const std::uint16_t bound = local_port(first.get());
+        std::vector<std::unique_ptr<worker>> workers;
+        workers.push_back(std::make_unique<worker>(std::move(first), pipe_size));
+        for (unsigned i = 1; i < threads; ++i)
+            workers.push_back(std::make_unique<worker>(listen_shared(bound), pipe_size));
+        std::fprintf(stderr, "reference relay listening on 127.0.0.1:%u\n", unsigned{bound});
+        for (unsigned i = 1; i < threads; ++i)
+            std::thread([w = workers[i].get()] { w->run(); }).detach();
+        workers[0]->run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "weir_reference_relay: %s\n", e.what());
+        return 1;
+    }
+}
