@@ -8,6 +8,7 @@
 #
 # Environment: DURATION (measured seconds per run, 2), WARMUP (0.5), REPEAT
 # (rounds per figure, the median kept: 3; a round runs every column in turn),
+# LATENCY_REPEAT (rounds of the ping-pong row, 5: its tail is the noisiest),
 # IDLE_SESSIONS (9500), PROXIES (default: reference weir-splice weir-copy microsocks
 # dante hev),
 # HEV_SOCKS5_SERVER (path to a hev-socks5-server binary built outside this
@@ -38,6 +39,7 @@ fi
 
 duration=${DURATION:-2}
 repeat=${REPEAT:-3}
+latency_repeat=${LATENCY_REPEAT:-5}
 warmup=${WARMUP:-0.5}
 idle_sessions=${IDLE_SESSIONS:-9500}
 proxies=${PROXIES:-reference weir-splice weir-copy microsocks dante hev}
@@ -165,10 +167,21 @@ run_once() {
     printf '%s\n' "$out" >>"$work/runs/$col.$row"
 }
 
-# Appends the median of column $1's runs of row $2 (by the row's main figure;
-# a failed run counts as the lowest) to the results.
+# The line of file $1 whose key $2 is the median, after that key's value and
+# a space (an odd count of lines picks a real run; a failed one counts lowest).
+middle_of() {
+    awk -v key="$2" '{ k = -1; for (i = 1; i <= NF; i++) if (index($i, key "=") == 1)
+        k = substr($i, length(key) + 2); print k, $0 }' "$1" | sort -g -k1,1 |
+        sed -n "$((($(wc -l <"$1") + 1) / 2))p"
+}
+
+# Appends the median of column $1's runs of row $2 (by the row's main figure)
+# to the results. For latency, p99 is the median of the runs' p99s, taken
+# apart from p50's: a run's tail depends on where the scheduler put the three
+# threads of a ping-pong (about one run in four has a p99 two to three times
+# the others', through any proxy and the reference relay alike).
 keep_median() {
-    local file=$work/runs/$1.$2 key
+    local file=$work/runs/$1.$2 key p99
     [[ -f $file ]] || return 0
     case $2 in
     tput-*) key=gbps ;;
@@ -176,10 +189,12 @@ keep_median() {
     latency) key=p50_us ;;
     *) key=woken ;;
     esac
-    # The middle of the runs sorted by the key (an odd count picks a real run).
-    awk -v key="$key" '{ k = -1; for (i = 1; i <= NF; i++) if (index($i, key "=") == 1)
-        k = substr($i, length(key) + 2); print k, $0 }' "$file" | sort -g -k1,1 |
-        sed -n "$((($(wc -l <"$file") + 1) / 2))p" | cut -d' ' -f2- >>"$results"
+    if [[ $2 == latency ]]; then
+        p99=$(middle_of "$file" p99_us | cut -d' ' -f1)
+        middle_of "$file" "$key" | cut -d' ' -f2- | sed "s/ p99_us=[^ ]*/ p99_us=$p99/" >>"$results"
+    else
+        middle_of "$file" "$key" | cut -d' ' -f2- >>"$results"
+    fi
 }
 
 # One run of row $2 for column $1 (its URLs and pids in the arrays below).
@@ -229,8 +244,10 @@ done
 rows=(tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both cycles cycles-pipe
     cycles-auth latency)
 for row in "${rows[@]}"; do
-    for ((round = 1; round <= repeat; round++)); do
-        echo "$row, round $round of $repeat:" >&2
+    rounds=$repeat
+    [[ $row != latency ]] || rounds=$latency_repeat
+    for ((round = 1; round <= rounds; round++)); do
+        echo "$row, round $round of $rounds:" >&2
         for col in "${columns[@]}"; do run_row "$col" "$row"; done
     done
     for col in "${columns[@]}"; do keep_median "$col" "$row"; done
@@ -248,7 +265,8 @@ for name in "${columns[@]:1}"; do
     stop "$proxy_pid" "$auth_pid"
 done
 
-echo "weir_loadgen: $(nproc) cores, Linux $(uname -r), median of $repeat interleaved rounds of ${duration} s measured after ${warmup} s" \
+echo "weir_loadgen: $(nproc) cores, Linux $(uname -r), median of $repeat interleaved rounds" \
+    "($latency_repeat for latency) of ${duration} s measured after ${warmup} s" \
     "warm-up, netns=$WEIR_BENCH_NETNS, $(date -u +%FT%TZ)"
 echo
 awk -v columns="${columns[*]}" -f "$root/bench/table.awk" "$results"
