@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <sys/socket.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -178,9 +179,13 @@ private:
             ::setsockopt(c.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             auto s = std::make_unique<session>();
             s->client = std::move(c);
-            loop_.add(s->client.get(), EPOLLIN | EPOLLOUT | EPOLLET,
-                      reinterpret_cast<std::uint64_t>(s.get()));
-            s.release(); // owned from now on by its sockets' events; see close()
+            try {
+                loop_.add(s->client.get(), EPOLLIN | EPOLLOUT | EPOLLET,
+                          reinterpret_cast<std::uint64_t>(s.get()));
+            } catch (const std::system_error&) {
+                continue; // not watched: dropped, and the client with it
+            }
+            s.release(); // owned from now on by its sockets' events; see end()
         }
     }
 
@@ -190,24 +195,24 @@ private:
         while (s.have < sizeof s.buf) {
             const ssize_t n = ::recv(s.client.get(), s.buf + s.have, sizeof s.buf - s.have, 0);
             if (n < 0 && errno == EAGAIN) break;
-            if (n <= 0) return close(s);
+            if (n <= 0) return end(s);
             s.have += static_cast<std::size_t>(n);
         }
         const bool full = s.have == sizeof s.buf; // no edge comes for what is left unread
         if (s.at == phase::greeting) {
-            if (s.have < 2 || s.have < 2u + s.buf[1]) return full ? close(s) : void();
+            if (s.have < 2 || s.have < 2u + s.buf[1]) return full ? end(s) : void();
             const std::size_t used = 2u + s.buf[1];
             const bool no_auth = s.buf[0] == 5 && std::memchr(s.buf + 2, 0, s.buf[1]) != nullptr;
-            if (!reply(s, no_auth ? "\x05\x00" : "\x05\xff", 2) || !no_auth) return close(s);
+            if (!reply(s, no_auth ? "\x05\x00" : "\x05\xff", 2) || !no_auth) return end(s);
             std::memmove(s.buf, s.buf + used, s.have - used);
             s.have -= used;
             s.at = phase::request;
         }
         // VER CMD RSV ATYP(IPv4) ADDR(4) PORT(2)
-        if (s.have < 10) return full ? close(s) : void();
+        if (s.have < 10) return full ? end(s) : void();
         if (s.buf[0] != 5 || s.buf[1] != 1 || s.buf[3] != 1) {
             reply(s, "\x05\x07\x00\x01\0\0\0\0\0\0", 10);
-            return close(s);
+            return end(s);
         }
         sockaddr_in to{};
         to.sin_family = AF_INET;
@@ -215,7 +220,7 @@ private:
         std::memcpy(&to.sin_port, s.buf + 8, 2);
         if ((ntohl(to.sin_addr.s_addr) >> 24) != 127) { // loopback only, never an open proxy
             reply(s, "\x05\x02\x00\x01\0\0\0\0\0\0", 10);
-            return close(s);
+            return end(s);
         }
         std::memmove(s.buf, s.buf + 10, s.have - 10); // bytes sent ahead of the reply
         s.have -= 10;
@@ -223,17 +228,22 @@ private:
         s.target = connect_tcp(to, nullptr, err);
         if (!s.target) {
             reply(s, "\x05\x05\x00\x01\0\0\0\0\0\0", 10);
-            return close(s);
+            return end(s);
+        }
+        try {
+            loop_.add(s.target.get(), EPOLLIN | EPOLLOUT | EPOLLET,
+                      reinterpret_cast<std::uint64_t>(&s) | target_bit);
+        } catch (const std::system_error&) {
+            reply(s, "\x05\x01\x00\x01\0\0\0\0\0\0", 10);
+            return end(s);
         }
         s.at = phase::connecting;
-        loop_.add(s.target.get(), EPOLLIN | EPOLLOUT | EPOLLET,
-                  reinterpret_cast<std::uint64_t>(&s) | target_bit);
     }
 
     void connected(session& s) {
         if (socket_error(s.target.get()) != 0) {
             reply(s, "\x05\x05\x00\x01\0\0\0\0\0\0", 10);
-            return close(s);
+            return end(s);
         }
         sockaddr_in bound{};
         socklen_t len = sizeof bound;
@@ -241,10 +251,10 @@ private:
         std::uint8_t ok[10] = {5, 0, 0, 1};
         std::memcpy(ok + 4, &bound.sin_addr, 4);
         std::memcpy(ok + 8, &bound.sin_port, 2);
-        if (!reply(s, ok, sizeof ok)) return close(s);
+        if (!reply(s, ok, sizeof ok)) return end(s);
         if (s.have > 0 &&
             ::send(s.target.get(), s.buf, s.have, MSG_NOSIGNAL) != static_cast<ssize_t>(s.have))
-            return close(s);
+            return end(s);
         s.at = phase::relaying;
         relay(s);
     }
@@ -253,7 +263,7 @@ private:
         const int c = s.client.get();
         const int t = s.target.get();
         if (!pump(s.up, c, t, pipes_) || !pump(s.down, t, c, pipes_) || (s.up.done && s.down.done))
-            close(s);
+            end(s);
     }
 
     /// The handshake's replies are a few bytes into an empty send buffer.
@@ -261,7 +271,7 @@ private:
         return ::send(s.client.get(), bytes, size, MSG_NOSIGNAL) == static_cast<ssize_t>(size);
     }
 
-    void close(session& s) {
+    void end(session& s) {
         s.closed = true;
         s.client.reset(); // closing a socket takes it out of the epoll set
         s.target.reset();
