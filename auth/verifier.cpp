@@ -3,6 +3,7 @@
 #include "auth/sodium_init.hpp"
 
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <utility>
 
@@ -58,11 +59,7 @@ verifier::cache_key verifier::key_of(std::string_view name, std::string_view pas
     return key;
 }
 
-bool verifier::cached(std::string_view name, std::string_view password) {
-    if (!plausible(name) || !plausible(password)) return false;
-    const auto key = key_of(name, password);
-    const auto now = std::chrono::steady_clock::now();
-    const std::lock_guard lock(mutex_);
+bool verifier::fresh_locked(const cache_key& key, std::chrono::steady_clock::time_point now) {
     const auto it = cache_.find(key);
     if (it == cache_.end()) return false;
     if (now >= it->second) {
@@ -72,23 +69,71 @@ bool verifier::cached(std::string_view name, std::string_view password) {
     return true;
 }
 
-bool verifier::verify(std::string_view name, std::string_view password) {
-    std::shared_ptr<const user_db> users;
-    std::uint64_t generation = 0;
-    {
-        const std::lock_guard lock(mutex_);
-        users = users_;
-        generation = generation_;
-    }
-    const std::string* stored = plausible(name) ? users->find(name) : nullptr;
+bool verifier::cached(std::string_view name, std::string_view password) {
+    if (!plausible(name) || !plausible(password)) return false;
+    const auto key = key_of(name, password);
+    const auto now = std::chrono::steady_clock::now();
+    const std::lock_guard lock(mutex_);
+    return fresh_locked(key, now);
+}
+
+// The Argon2id run itself, outside the lock.
+bool verifier::check(const user_db& users, std::string_view name,
+                     std::string_view password) const noexcept {
+    const std::string* stored = plausible(name) ? users.find(name) : nullptr;
     const bool usable = stored != nullptr && plausible(password);
     const std::string& hash = usable ? *stored : dummy_hash_;
     // Unknown users and out-of-range fields pay the same Argon2 cost as a wrong password.
     const bool match =
         crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
-    if (!match || !usable) return false;
-    remember(key_of(name, password), generation);
-    return true;
+    return match && usable;
+}
+
+bool verifier::verify(std::string_view name, std::string_view password) {
+    if (!plausible(name) || !plausible(password)) { // no key: it is unambiguous only for these
+        std::shared_ptr<const user_db> users;
+        {
+            const std::lock_guard lock(mutex_);
+            users = users_;
+            ++slow_checks_;
+        }
+        return check(*users, name, password); // false, at a wrong password's cost
+    }
+    const auto key = key_of(name, password);
+    std::unique_lock lock(mutex_);
+    // The same login may have succeeded while this one waited for a worker.
+    if (fresh_locked(key, std::chrono::steady_clock::now())) return true;
+    const auto users = users_;
+    const auto generation = generation_;
+    if (const auto it = flights_.find(key);
+        it != flights_.end() && it->second->generation == generation) {
+        const auto joined = it->second; // the same check, against the same users
+        landed_.wait(lock, [&] { return joined->landed; });
+        return joined->ok;
+    }
+    // A flight against users replaced since is left to finish alone.
+    const auto mine = std::make_shared<flight>(generation);
+    flights_.insert_or_assign(key, mine);
+    ++slow_checks_;
+    lock.unlock();
+
+    const bool ok = check(*users, name, password);
+
+    lock.lock();
+    mine->landed = true;
+    mine->ok = ok;
+    if (const auto it = flights_.find(key); it != flights_.end() && it->second == mine)
+        flights_.erase(it);
+    // Verified against users replaced meanwhile: not worth remembering.
+    if (ok && generation == generation_ && opts_.cache_capacity > 0) {
+        try {
+            remember_locked(key, std::chrono::steady_clock::now());
+        } catch (const std::bad_alloc&) { // not cached: the next login runs Argon2id again
+        }
+    }
+    lock.unlock();
+    landed_.notify_all();
+    return ok;
 }
 
 void verifier::replace_users(std::shared_ptr<const user_db> users) {
@@ -99,11 +144,7 @@ void verifier::replace_users(std::shared_ptr<const user_db> users) {
     cache_.clear();
 }
 
-void verifier::remember(const cache_key& key, std::uint64_t generation) {
-    if (opts_.cache_capacity == 0) return;
-    const auto now = std::chrono::steady_clock::now();
-    const std::lock_guard lock(mutex_);
-    if (generation != generation_) return; // verified against users replaced meanwhile
+void verifier::remember_locked(const cache_key& key, std::chrono::steady_clock::time_point now) {
     if (cache_.size() >= opts_.cache_capacity && !cache_.contains(key)) make_room(now);
     cache_.insert_or_assign(key, now + opts_.cache_ttl);
 }
@@ -125,6 +166,16 @@ void verifier::make_room(std::chrono::steady_clock::time_point now) {
 std::size_t verifier::cache_size() {
     const std::lock_guard lock(mutex_);
     return cache_.size();
+}
+
+std::uint64_t verifier::slow_checks() {
+    const std::lock_guard lock(mutex_);
+    return slow_checks_;
+}
+
+std::size_t verifier::checks_in_flight() {
+    const std::lock_guard lock(mutex_);
+    return flights_.size();
 }
 
 } // namespace weir::auth

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,6 +18,12 @@ namespace weir::auth {
 /// and slow by design (Argon2id): call it off the I/O threads. cached() is
 /// cheap and may be called anywhere: it answers true when the same
 /// name+password verified successfully within the cache lifetime.
+///
+/// Logins with the same name and password at once (a browser opening a page's
+/// connections, a client's pool after the cache entry expired) share one
+/// Argon2id run: a verify() that finds the same check under way waits for its
+/// answer instead of starting another, and one that finds the success cached
+/// by now returns at once.
 class verifier {
 public:
     struct options {
@@ -34,19 +41,35 @@ public:
     void replace_users(std::shared_ptr<const user_db> users);
 
     /// Slow: Argon2id verification (an unknown user costs the same as a wrong
-    /// password). Records a success in the cache. Compares constant-time.
+    /// password), or the answer of the same check already under way. Records a
+    /// success in the cache. Compares constant-time.
     bool verify(std::string_view name, std::string_view password);
 
     /// Entries currently cached, expired ones included until swept (for tests and metrics).
     std::size_t cache_size();
+    /// Argon2id runs so far, and checks under way now (for tests and metrics).
+    std::uint64_t slow_checks();
+    std::size_t checks_in_flight();
 
 private:
     using cache_key = std::array<std::uint8_t, 32>;
     struct key_hash {
         std::size_t operator()(const cache_key& k) const noexcept;
     };
+    /// One Argon2id check under way; the others with the same key wait for it.
+    struct flight {
+        explicit flight(std::uint64_t g)
+            : generation(g) {}
+        std::uint64_t generation; ///< of the users it checks against
+        bool landed = false;
+        bool ok = false;
+    };
+
     cache_key key_of(std::string_view name, std::string_view password) const;
-    void remember(const cache_key& key, std::uint64_t generation);
+    bool fresh_locked(const cache_key& key, std::chrono::steady_clock::time_point now);
+    bool check(const user_db& users, std::string_view name,
+               std::string_view password) const noexcept;
+    void remember_locked(const cache_key& key, std::chrono::steady_clock::time_point now);
     void make_room(std::chrono::steady_clock::time_point now);
 
     std::shared_ptr<const user_db> users_; // guarded by mutex_
@@ -56,6 +79,9 @@ private:
     std::string dummy_hash_;
     std::mutex mutex_;
     std::unordered_map<cache_key, std::chrono::steady_clock::time_point, key_hash> cache_;
+    std::unordered_map<cache_key, std::shared_ptr<flight>, key_hash> flights_; // guarded by mutex_
+    std::condition_variable landed_;
+    std::uint64_t slow_checks_ = 0; // guarded by mutex_
 };
 
 } // namespace weir::auth

@@ -1,12 +1,16 @@
 #include "auth/verifier.hpp"
 #include "tests/unit/auth/cheap_hash.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <latch>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+using weir::auth::hash_password;
 using weir::auth::user_db;
 using weir::auth::verifier;
 using weir::auth::test::cheap_hash;
@@ -158,4 +162,69 @@ TEST_CASE("replace_users swaps the users and forgets cached successes", "[verifi
     CHECK(v.verify("alice", "new"));
     CHECK(v.cached("alice", "new"));
     CHECK_THROWS_AS(v.replace_users(nullptr), std::invalid_argument);
+}
+
+// The next cases use hash_password()'s real cost (Argon2id at the interactive
+// limits, tens of milliseconds): logins that arrive together overlap for real.
+
+TEST_CASE("logins with the same name and password at once share one Argon2id run", "[verifier]") {
+    constexpr int logins = 8;
+    verifier v(db_of("alice:" + hash_password("alice-pw") + "\n"), verifier::options{});
+    std::latch start(logins);
+    std::vector<int> ok(logins, -1);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < logins; ++i) {
+        threads.emplace_back([&, i] {
+            start.arrive_and_wait();
+            ok[static_cast<std::size_t>(i)] = v.verify("alice", "alice-pw") ? 1 : 0;
+        });
+    }
+    for (auto& thread : threads)
+        thread.join();
+    CHECK(ok == std::vector<int>(logins, 1));
+    // The first ran it; the others waited for its answer or found it cached.
+    CHECK(v.slow_checks() == 1);
+    CHECK(v.checks_in_flight() == 0);
+    CHECK(v.cached("alice", "alice-pw"));
+}
+
+TEST_CASE("a wrong password tried at once fails for every caller and is not cached", "[verifier]") {
+    constexpr int logins = 8;
+    verifier v(db_of("alice:" + hash_password("alice-pw") + "\n"), verifier::options{});
+    std::latch start(logins);
+    std::vector<int> ok(logins, -1);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < logins; ++i) {
+        threads.emplace_back([&, i] {
+            start.arrive_and_wait();
+            ok[static_cast<std::size_t>(i)] = v.verify("alice", "wrong") ? 1 : 0;
+        });
+    }
+    for (auto& thread : threads)
+        thread.join();
+    CHECK(ok == std::vector<int>(logins, 0));
+    CHECK(v.slow_checks() >= 1);
+    CHECK(v.slow_checks() <= logins);
+    CHECK(v.checks_in_flight() == 0);
+    CHECK(v.cache_size() == 0);
+    CHECK(v.verify("alice", "alice-pw")); // a shared failure leaves nothing behind
+}
+
+TEST_CASE("a check under way against replaced users is not shared after the reload",
+          "[verifier][reload]") {
+    verifier v(db_of("alice:" + hash_password("old") + "\n"), verifier::options{});
+    std::atomic<int> before_reload{-1};
+    std::thread first([&] { before_reload = v.verify("alice", "old") ? 1 : 0; });
+    // Usually caught under way; if it already finished, the reload forgets its
+    // cached success and every check below holds all the same.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (v.checks_in_flight() == 0 && before_reload == -1 &&
+           std::chrono::steady_clock::now() < give_up)
+        std::this_thread::yield();
+    v.replace_users(db_of(cheap_line("alice", "new")));
+    CHECK_FALSE(v.verify("alice", "old"));
+    CHECK(v.verify("alice", "new"));
+    first.join();
+    CHECK(before_reload == 1); // it began before the reload
+    CHECK_FALSE(v.cached("alice", "old"));
 }
