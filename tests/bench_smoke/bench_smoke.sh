@@ -22,7 +22,8 @@ trap cleanup EXIT
 start() {
     local name=$1 log=$work/$1.log i
     shift
-    "$@" 2>"$log" &
+    : >"$log" # there before the process is: the reads below must not race its start
+    "$@" 2>>"$log" &
     started_pid=$!
     pids+=("$started_pid")
     started_port=""
