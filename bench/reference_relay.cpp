@@ -1,5 +1,7 @@
 // weir_reference_relay: the least a splice relay can do, as a yardstick for
-// bench/run.sh. SOCKS5 without authentication, CONNECT to 127.0.0.0/8 only,
+// bench/run.sh. SOCKS5 without authentication, or with one RFC 1929 user
+// compared in plain text (--user, --password: the least a password costs
+// beyond the protocol's extra round trip), CONNECT to 127.0.0.0/8 only,
 // one edge-triggered epoll thread per core (each with its own SO_REUSEPORT
 // listener, as weir has), a 1 MiB pipe per direction taken from a per-thread
 // pool while bytes are in flight and given back when drained. No timeouts, no
@@ -78,7 +80,7 @@ struct direction {
     bool done = false;
 };
 
-enum class phase { greeting, request, connecting, relaying };
+enum class phase { greeting, credentials, request, connecting, relaying };
 
 struct session {
     unique_fd client;
@@ -138,9 +140,12 @@ bool pump(direction& d, int src, int dst, pipe_pool& pipes) {
 
 class worker {
 public:
-    worker(unique_fd listener, int pipe_size)
+    /// `credentials`: the RFC 1929 request expected (01 ULEN USER PLEN PASS),
+    /// or empty for no authentication.
+    worker(unique_fd listener, int pipe_size, std::string credentials)
         : listener_(std::move(listener))
-        , pipes_(pipe_size) {
+        , pipes_(pipe_size)
+        , credentials_(std::move(credentials)) {
         loop_.add(listener_.get(), EPOLLIN, listener_token);
     }
 
@@ -159,6 +164,7 @@ private:
         const bool from_target = (token & target_bit) != 0;
         switch (s->at) {
         case phase::greeting:
+        case phase::credentials:
         case phase::request:
             if (!from_target) read_handshake(*s);
             break;
@@ -202,10 +208,24 @@ private:
         if (s.at == phase::greeting) {
             if (s.have < 2 || s.have < 2u + s.buf[1]) return full ? end(s) : void();
             const std::size_t used = 2u + s.buf[1];
-            const bool no_auth = s.buf[0] == 5 && std::memchr(s.buf + 2, 0, s.buf[1]) != nullptr;
-            if (!reply(s, no_auth ? "\x05\x00" : "\x05\xff", 2) || !no_auth) return end(s);
-            std::memmove(s.buf, s.buf + used, s.have - used);
-            s.have -= used;
+            const std::uint8_t method = credentials_.empty() ? 0 : 2;
+            const bool offered =
+                s.buf[0] == 5 && std::memchr(s.buf + 2, method, s.buf[1]) != nullptr;
+            const std::uint8_t choice[2] = {5, offered ? method : std::uint8_t{0xff}};
+            if (!reply(s, choice, 2) || !offered) return end(s);
+            consume(s, used);
+            s.at = method == 0 ? phase::request : phase::credentials;
+        }
+        if (s.at == phase::credentials) {
+            // VER ULEN UNAME PLEN PASSWD: compared whole, as one string
+            if (s.have < 2 || s.have < 3u + s.buf[1] ||
+                s.have < 3u + s.buf[1] + s.buf[2u + s.buf[1]])
+                return full ? end(s) : void();
+            const std::size_t used = 3u + s.buf[1] + s.buf[2u + s.buf[1]];
+            const bool ok =
+                used == credentials_.size() && std::memcmp(s.buf, credentials_.data(), used) == 0;
+            if (!reply(s, ok ? "\x01\x00" : "\x01\x01", 2) || !ok) return end(s);
+            consume(s, used);
             s.at = phase::request;
         }
         // VER CMD RSV ATYP(IPv4) ADDR(4) PORT(2)
@@ -266,6 +286,11 @@ private:
             end(s);
     }
 
+    static void consume(session& s, std::size_t used) {
+        std::memmove(s.buf, s.buf + used, s.have - used);
+        s.have -= used;
+    }
+
     /// The handshake's replies are a few bytes into an empty send buffer.
     static bool reply(session& s, const void* bytes, std::size_t size) {
         return ::send(s.client.get(), bytes, size, MSG_NOSIGNAL) == static_cast<ssize_t>(size);
@@ -283,6 +308,7 @@ private:
     unique_fd listener_;
     event_loop loop_;
     pipe_pool pipes_;
+    const std::string credentials_;
     std::vector<std::unique_ptr<session>> dead_;
 };
 
@@ -304,7 +330,10 @@ unique_fd listen_shared(std::uint16_t port) {
 
 int main(int argc, char** argv) {
     CLI::App app{"weir_reference_relay: a minimal SOCKS5 splice relay on 127.0.0.1, the "
-                 "yardstick of bench/run.sh (no auth, CONNECT to 127.0.0.0/8 only)"};
+                 "yardstick of bench/run.sh (no auth or one plain-text user, CONNECT to "
+                 "127.0.0.0/8 only)"};
+    std::string user;
+    std::string password;
     int port = 0;
     unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     int pipe_size = 1 << 20;
@@ -317,16 +346,35 @@ int main(int argc, char** argv) {
     app.add_option("--pipe-size", pipe_size, "Bytes of pipe per direction in flight")
         ->check(CLI::Range(4096, 64 << 20))
         ->capture_default_str();
+    app.add_option("--user", user, "RFC 1929 user name (with --password: auth required)")
+        ->check(CLI::Validator([](std::string& v) { return v.size() <= 255 ? "" : "too long"; },
+                               "1-255 bytes"));
+    app.add_option("--password", password, "RFC 1929 password")
+        ->check(CLI::Validator([](std::string& v) { return v.size() <= 255 ? "" : "too long"; },
+                               "1-255 bytes"));
     CLI11_PARSE(app, argc, argv);
+    if (user.empty() != password.empty()) {
+        std::fprintf(stderr, "weir_reference_relay: --user and --password go together\n");
+        return 2;
+    }
+    std::string credentials;
+    if (!user.empty()) {
+        credentials.push_back('\x01');
+        credentials.push_back(static_cast<char>(user.size()));
+        credentials += user;
+        credentials.push_back(static_cast<char>(password.size()));
+        credentials += password;
+    }
     try {
         std::signal(SIGPIPE, SIG_IGN); // splice(2) into a reset socket raises it
         raise_fd_limit();
         auto first = listen_shared(static_cast<std::uint16_t>(port));
         const std::uint16_t bound = local_port(first.get());
         std::vector<std::unique_ptr<worker>> workers;
-        workers.push_back(std::make_unique<worker>(std::move(first), pipe_size));
+        workers.push_back(std::make_unique<worker>(std::move(first), pipe_size, credentials));
         for (unsigned i = 1; i < threads; ++i)
-            workers.push_back(std::make_unique<worker>(listen_shared(bound), pipe_size));
+            workers.push_back(
+                std::make_unique<worker>(listen_shared(bound), pipe_size, credentials));
         std::fprintf(stderr, "reference relay listening on 127.0.0.1:%u\n", unsigned{bound});
         for (unsigned i = 1; i < threads; ++i)
             std::thread([w = workers[i].get()] { w->run(); }).detach();

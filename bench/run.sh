@@ -111,9 +111,13 @@ start_proxy() {
     auth_url=""
     noauth_url=socks5://127.0.0.1:$port
     case $1 in
-    reference) # SOCKS5 without auth only
+    reference)
         spawn "$build/weir_reference_relay" --port "$port" 2>>"$work/$1.log"
         proxy_pid=$last_pid
+        spawn "$build/weir_reference_relay" --port "$((port + 1))" --user "$user" \
+            --password "$pass" 2>>"$work/$1.log"
+        auth_pid=$last_pid
+        auth_url=socks5://$user:$pass@127.0.0.1:$((port + 1))
         ;;
     weir-*)
         [[ -f $work/users ]] || printf '%s\n' "$pass" | "$weir" passwd "$user" >"$work/users"

@@ -41,6 +41,8 @@ start weir "$weir" --listen 'socks://127.0.0.1:0'
 weir_pid=$started_pid port=$started_port
 start reference "$reference" --port 0 --threads 2
 reference_pid=$started_pid reference_port=$started_port
+start reference-auth "$reference" --port 0 --user bench --password 'p@ss w0rd'
+reference_auth_pid=$started_pid reference_auth_port=$started_port
 
 # Runs the loadgen and checks that its result line says what $1 expects.
 run() {
@@ -73,4 +75,16 @@ run ok=1 throughput --proxy "$reference" --proxy-pid "$reference_pid" --conns 2 
 run "completed=200 errors=0" cycles --proxy "$reference" --proxy-pid "$reference_pid" \
     --count 200 --duration 30
 run "woken=50" idle --proxy "$reference" --proxy-pid "$reference_pid" --sessions 50 --steps
+run "completed=100 errors=0" cycles --proxy "socks5://bench:p@ss w0rd@127.0.0.1:$reference_auth_port" \
+    --proxy-pid "$reference_auth_pid" --count 100 --duration 30 --steps
+echo "+ weir_loadgen cycles with a wrong password"
+if out=$("$loadgen" cycles --proxy "socks5://bench:wrong@127.0.0.1:$reference_auth_port" \
+    --count 1 --duration 30 --steps --timeout 10 2>&1); then
+    echo "the reference relay took a wrong password: $out" >&2
+    exit 1
+fi
+if [[ $out != *"proxy refused"* ]]; then
+    echo "expected a refusal: $out" >&2
+    exit 1
+fi
 echo "bench smoke: all byte counts checked"
