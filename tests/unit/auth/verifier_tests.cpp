@@ -167,21 +167,31 @@ TEST_CASE("replace_users swaps the users and forgets cached successes", "[verifi
 // The next cases use hash_password()'s real cost (Argon2id at the interactive
 // limits, tens of milliseconds): logins that arrive together overlap for real.
 
-TEST_CASE("logins with the same name and password at once share one Argon2id run", "[verifier]") {
-    constexpr int logins = 8;
-    verifier v(db_of("alice:" + hash_password("alice-pw") + "\n"), verifier::options{});
+namespace {
+
+constexpr int logins = 8;
+
+// verify(name, password) from `logins` threads let go at once: 1 or 0 each.
+std::vector<int> verify_at_once(verifier& v, std::string_view name, std::string_view password) {
     std::latch start(logins);
     std::vector<int> ok(logins, -1);
     std::vector<std::thread> threads;
     for (int i = 0; i < logins; ++i) {
         threads.emplace_back([&, i] {
             start.arrive_and_wait();
-            ok[static_cast<std::size_t>(i)] = v.verify("alice", "alice-pw") ? 1 : 0;
+            ok[static_cast<std::size_t>(i)] = v.verify(name, password) ? 1 : 0;
         });
     }
     for (auto& thread : threads)
         thread.join();
-    CHECK(ok == std::vector<int>(logins, 1));
+    return ok;
+}
+
+} // namespace
+
+TEST_CASE("logins with the same name and password at once share one Argon2id run", "[verifier]") {
+    verifier v(db_of("alice:" + hash_password("alice-pw") + "\n"), verifier::options{});
+    CHECK(verify_at_once(v, "alice", "alice-pw") == std::vector<int>(logins, 1));
     // The first ran it; the others waited for its answer or found it cached.
     CHECK(v.slow_checks() == 1);
     CHECK(v.checks_in_flight() == 0);
@@ -189,20 +199,8 @@ TEST_CASE("logins with the same name and password at once share one Argon2id run
 }
 
 TEST_CASE("a wrong password tried at once fails for every caller and is not cached", "[verifier]") {
-    constexpr int logins = 8;
     verifier v(db_of("alice:" + hash_password("alice-pw") + "\n"), verifier::options{});
-    std::latch start(logins);
-    std::vector<int> ok(logins, -1);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < logins; ++i) {
-        threads.emplace_back([&, i] {
-            start.arrive_and_wait();
-            ok[static_cast<std::size_t>(i)] = v.verify("alice", "wrong") ? 1 : 0;
-        });
-    }
-    for (auto& thread : threads)
-        thread.join();
-    CHECK(ok == std::vector<int>(logins, 0));
+    CHECK(verify_at_once(v, "alice", "wrong") == std::vector<int>(logins, 0));
     CHECK(v.slow_checks() >= 1);
     CHECK(v.slow_checks() <= logins);
     CHECK(v.checks_in_flight() == 0);
