@@ -242,8 +242,7 @@ private:
             reply(s, "\x05\x02\x00\x01\0\0\0\0\0\0", 10);
             return end(s);
         }
-        std::memmove(s.buf, s.buf + 10, s.have - 10); // bytes sent ahead of the reply
-        s.have -= 10;
+        consume(s, 10); // what is left was sent ahead of the reply
         int err = 0;
         s.target = connect_tcp(to, nullptr, err);
         if (!s.target) {
