@@ -51,11 +51,10 @@ bool host_lacks_address(const std::error_code& ec) {
            (ec.value() == EAFNOSUPPORT || ec.value() == EADDRNOTAVAIL);
 }
 
-using acceptor_type = asio::basic_socket_acceptor<tcp, asio::io_context::executor_type>;
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 // Opens `a` and binds it to `at`; with `shared`, as one of a SO_REUSEPORT group.
-void bind_to(acceptor_type& a, const tcp::endpoint& at, bool shared, std::error_code& ec) {
+void bind_to(listen_socket& a, const tcp::endpoint& at, bool shared, std::error_code& ec) {
     a.open(at.protocol(), ec);
     if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec && shared) a.set_option(reuse_port(true), ec);
@@ -66,9 +65,9 @@ void bind_to(acceptor_type& a, const tcp::endpoint& at, bool shared, std::error_
     if (!ec) a.bind(at, ec);
 }
 
-acceptor_type open_acceptor(asio::io_context& io, const tcp::endpoint& at, bool shared, int backlog,
+listen_socket open_acceptor(asio::io_context& io, const tcp::endpoint& at, bool shared, int backlog,
                             std::error_code& ec) {
-    acceptor_type a(io);
+    listen_socket a(io);
     bind_to(a, at, shared, ec);
     if (!ec) a.listen(backlog, ec);
     return a;
@@ -77,7 +76,7 @@ acceptor_type open_acceptor(asio::io_context& io, const tcp::endpoint& at, bool 
 // SO_REUSEPORT lets any socket of the same user join a group: a plain bind
 // first makes sure no other listener (another weir, say) holds the port.
 std::error_code port_in_use(asio::io_context& io, const tcp::endpoint& at) {
-    acceptor_type probe(io);
+    listen_socket probe(io);
     std::error_code ec;
     bind_to(probe, at, false, ec);
     return ec;
@@ -127,10 +126,10 @@ server::~server() {
 
 // One listening socket per I/O thread, the first on contexts_[first]; with
 // port 0 the others take the port the kernel gave the first.
-std::vector<server::acceptor> server::open_group(const tcp::endpoint& at, std::size_t first,
-                                                 std::error_code& ec) {
+std::vector<listen_socket> server::open_group(const tcp::endpoint& at, std::size_t first,
+                                              std::error_code& ec) {
     const auto n = contexts_.size();
-    std::vector<acceptor> group;
+    std::vector<listen_socket> group;
     if (n > 1 && at.port() != 0) ec = port_in_use(*contexts_[first], at);
     auto ep = at;
     for (std::size_t k = 0; k < n && !ec; ++k) {
@@ -164,7 +163,7 @@ void server::bind() {
             asio::co_spawn(a.get_executor(), accept_loop(*l, a), log_exception);
 }
 
-asio::awaitable<void> server::accept_loop(listener& l, acceptor& a) {
+asio::awaitable<void> server::accept_loop(listener& l, listen_socket& a) {
     asio::steady_timer backoff(a.get_executor());
     for (;;) {
         // accept() reports the peer's address itself: no getpeername() per connection.

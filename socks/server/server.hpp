@@ -25,6 +25,9 @@ struct startup_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// A listening socket bound to one I/O thread's io_context.
+using listen_socket = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
+
 /// The listeners, the I/O threads (one io_context each) and the pools.
 /// Every I/O thread has its own listening socket for each listener, all bound
 /// to the same address with SO_REUSEPORT: the kernel spreads connections over
@@ -54,14 +57,13 @@ public:
     std::vector<std::string> urls() const;
 
 private:
-    using acceptor = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
     struct listener {
         listener_info info;
-        std::vector<acceptor> acceptors; ///< one per I/O thread, on its context
+        std::vector<listen_socket> acceptors; ///< one per I/O thread, on its context
     };
-    std::vector<acceptor> open_group(const asio::ip::tcp::endpoint& at, std::size_t first,
-                                     std::error_code& ec);
-    asio::awaitable<void> accept_loop(listener& l, acceptor& a);
+    std::vector<listen_socket> open_group(const asio::ip::tcp::endpoint& at, std::size_t first,
+                                          std::error_code& ec);
+    asio::awaitable<void> accept_loop(listener& l, listen_socket& a);
     std::optional<accepted> admit(relay::tcp_socket socket, const asio::ip::tcp::endpoint& remote,
                                   const listener& l);
     void note_refusal(const listener& l, std::string_view why);
