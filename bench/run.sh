@@ -117,7 +117,6 @@ start_proxy() {
         spawn "$build/weir_reference_relay" --port "$((port + 1))" --user "$user" \
             --password "$pass" 2>>"$work/$1.log"
         auth_pid=$last_pid
-        auth_url=socks5://$user:$pass@127.0.0.1:$((port + 1))
         ;;
     weir-*)
         [[ -f $work/users ]] || printf '%s\n' "$pass" | "$weir" passwd "$user" >"$work/users"
@@ -126,14 +125,12 @@ start_proxy() {
             --max-sessions-per-client 0 \
             2>>"$work/$1.log"
         proxy_pid=$last_pid auth_pid=$last_pid
-        auth_url=socks5://$user:$pass@127.0.0.1:$((port + 1))
         ;;
     microsocks)
         spawn microsocks -i 127.0.0.1 -p "$port" 2>>"$work/$1.log"
         proxy_pid=$last_pid
         spawn microsocks -i 127.0.0.1 -p "$((port + 1))" -u "$user" -P "$pass" 2>>"$work/$1.log"
         auth_pid=$last_pid
-        auth_url=socks5://$user:$pass@127.0.0.1:$((port + 1))
         ;;
     hev)
         hev_config "$port" "" >"$work/hev.yml"
@@ -144,7 +141,6 @@ start_proxy() {
         proxy_pid=$last_pid
         spawn "$HEV_SOCKS5_SERVER" "$work/hev-auth.yml"
         auth_pid=$last_pid
-        auth_url=socks5://$user:$pass@127.0.0.1:$((port + 1))
         ;;
     dante) # username auth in Dante means system accounts: not measured
         sed -e "s/@PORT@/$port/" -e "s|@LOG@|$work/dante.log|" "$root/bench/danted.conf" \
@@ -153,6 +149,8 @@ start_proxy() {
         proxy_pid=$last_pid
         ;;
     esac
+    # Every proxy with a password listener has it on the next port.
+    ((auth_pid == 0)) || auth_url=socks5://$user:$pass@127.0.0.1:$((port + 1))
     wait_port "$port"
     [[ -z $auth_url ]] || wait_port "$((port + 1))"
 }
