@@ -2,6 +2,7 @@
 
 #include "auth/sodium_init.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -59,20 +60,21 @@ verifier::cache_key verifier::key_of(std::string_view name, std::string_view pas
     return key;
 }
 
-bool verifier::fresh_locked(const cache_key& key, std::chrono::steady_clock::time_point now) {
+// A hit renews the entry: it expires a lifetime after its last use.
+bool verifier::fresh_locked(const cache_key& key, clock::time_point now) {
     const auto it = cache_.find(key);
     if (it == cache_.end()) return false;
     if (now >= it->second) {
         cache_.erase(it);
         return false;
     }
+    it->second = std::max(it->second, now + opts_.cache_ttl); // `now` may be a little stale
     return true;
 }
 
-bool verifier::cached(std::string_view name, std::string_view password) {
+bool verifier::cached(std::string_view name, std::string_view password, clock::time_point now) {
     if (!plausible(name) || !plausible(password)) return false;
     const auto key = key_of(name, password);
-    const auto now = std::chrono::steady_clock::now();
     const std::lock_guard lock(mutex_);
     return fresh_locked(key, now);
 }
@@ -102,7 +104,7 @@ bool verifier::verify(std::string_view name, std::string_view password) {
     const auto key = key_of(name, password);
     std::unique_lock lock(mutex_);
     // The same login may have succeeded while this one waited for a worker.
-    if (fresh_locked(key, std::chrono::steady_clock::now())) return true;
+    if (fresh_locked(key, clock::now())) return true;
     const auto users = users_;
     const auto generation = generation_;
     if (const auto it = flights_.find(key);
@@ -127,7 +129,7 @@ bool verifier::verify(std::string_view name, std::string_view password) {
     // Verified against users replaced meanwhile: not worth remembering.
     if (ok && generation == generation_ && opts_.cache_capacity > 0) {
         try {
-            remember_locked(key, std::chrono::steady_clock::now());
+            remember_locked(key, clock::now());
         } catch (const std::bad_alloc&) { // not cached: the next login runs Argon2id again
         }
     }
@@ -144,13 +146,14 @@ void verifier::replace_users(std::shared_ptr<const user_db> users) {
     cache_.clear();
 }
 
-void verifier::remember_locked(const cache_key& key, std::chrono::steady_clock::time_point now) {
+void verifier::remember_locked(const cache_key& key, clock::time_point now) {
     if (cache_.size() >= opts_.cache_capacity && !cache_.contains(key)) make_room(now);
     cache_.insert_or_assign(key, now + opts_.cache_ttl);
 }
 
-// Drops expired entries; if none were, drops the entry closest to expiry (the oldest).
-void verifier::make_room(std::chrono::steady_clock::time_point now) {
+// Drops expired entries; if none were, drops the entry closest to expiry (the
+// one unused the longest).
+void verifier::make_room(clock::time_point now) {
     auto oldest = cache_.end();
     for (auto it = cache_.begin(); it != cache_.end();) {
         if (now >= it->second) {

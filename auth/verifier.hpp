@@ -17,7 +17,9 @@ namespace weir::auth {
 /// Verifies RFC 1929 credentials against a user_db. verify() is thread-safe
 /// and slow by design (Argon2id): call it off the I/O threads. cached() is
 /// cheap and may be called anywhere: it answers true when the same
-/// name+password verified successfully within the cache lifetime.
+/// name+password verified successfully and has not gone unused for the cache
+/// lifetime since (each hit renews it: a client in steady use never pays
+/// Argon2id again; a reload forgets every entry).
 ///
 /// Logins with the same name and password at once (a browser opening a page's
 /// connections, a client's pool after the cache entry expired) share one
@@ -26,15 +28,19 @@ namespace weir::auth {
 /// by now returns at once.
 class verifier {
 public:
+    using clock = std::chrono::steady_clock;
     struct options {
-        std::chrono::steady_clock::duration cache_ttl = std::chrono::minutes(5);
+        /// How long a success is remembered after its last use.
+        clock::duration cache_ttl = std::chrono::minutes(5);
         std::size_t cache_capacity = 4096;
     };
 
     verifier(std::shared_ptr<const user_db> users, options opts);
 
-    /// Cheap: true if this exact name+password verified recently.
-    bool cached(std::string_view name, std::string_view password);
+    /// Cheap: true if this exact name+password verified successfully and was
+    /// last used less than the cache lifetime before `now`; renews the entry.
+    bool cached(std::string_view name, std::string_view password,
+                clock::time_point now = clock::now());
 
     /// Swaps in a new set of users (a reload) and forgets every cached success,
     /// so a changed or removed password stops working at once. Thread-safe.
@@ -66,11 +72,11 @@ private:
     };
 
     cache_key key_of(std::string_view name, std::string_view password) const;
-    bool fresh_locked(const cache_key& key, std::chrono::steady_clock::time_point now);
+    bool fresh_locked(const cache_key& key, clock::time_point now);
     bool check(const user_db& users, std::string_view name,
                std::string_view password) const noexcept;
-    void remember_locked(const cache_key& key, std::chrono::steady_clock::time_point now);
-    void make_room(std::chrono::steady_clock::time_point now);
+    void remember_locked(const cache_key& key, clock::time_point now);
+    void make_room(clock::time_point now);
 
     std::shared_ptr<const user_db> users_; // guarded by mutex_
     std::uint64_t generation_ = 0;         // bumped by replace_users, guarded by mutex_
@@ -78,7 +84,7 @@ private:
     std::array<std::uint8_t, 32> cache_secret_{};
     std::string dummy_hash_;
     std::mutex mutex_;
-    std::unordered_map<cache_key, std::chrono::steady_clock::time_point, key_hash> cache_;
+    std::unordered_map<cache_key, clock::time_point, key_hash> cache_;
     std::unordered_map<cache_key, std::shared_ptr<flight>, key_hash> flights_; // guarded by mutex_
     std::condition_variable landed_;
     std::uint64_t slow_checks_ = 0; // guarded by mutex_

@@ -108,6 +108,35 @@ TEST_CASE("cache entries expire", "[verifier]") {
     CHECK(v.cache_size() == 1);
 }
 
+TEST_CASE("a cache entry lives a lifetime after its last use", "[verifier]") {
+    using namespace std::chrono_literals;
+    verifier v(numbered_users(2), with(5min, 4));
+    const auto t0 = verifier::clock::now();
+    CHECK(v.verify("u0", "p0")); // remembered until about t0 + 5 min
+    CHECK(v.verify("u1", "p1"));
+    CHECK(v.cached("u0", "p0", t0 + 4min));       // used: until t0 + 9 min
+    CHECK(v.cached("u0", "p0", t0 + 8min));       // past 5 min from the login: still there
+    CHECK_FALSE(v.cached("u1", "p1", t0 + 8min)); // unused since the login
+    CHECK(v.cached("u0", "p0", t0 + 12min));
+    CHECK_FALSE(v.cached("u0", "p0", t0 + 18min)); // unused for 6 minutes
+    CHECK(v.cache_size() == 0);
+    CHECK(v.slow_checks() == 2);
+}
+
+TEST_CASE("a full cache drops the entry unused the longest", "[verifier]") {
+    using namespace std::chrono_literals;
+    verifier v(numbered_users(3), with(5min, 2));
+    const auto t0 = verifier::clock::now();
+    CHECK(v.verify("u0", "p0"));
+    CHECK(v.verify("u1", "p1"));
+    CHECK(v.cached("u0", "p0", t0 + 1min)); // u0 now the more recently used
+    CHECK(v.verify("u2", "p2"));            // room is made by dropping u1
+    CHECK(v.cache_size() == 2);
+    CHECK(v.cached("u0", "p0", t0 + 2min));
+    CHECK(v.cached("u2", "p2", t0 + 2min));
+    CHECK_FALSE(v.cached("u1", "p1", t0 + 2min));
+}
+
 TEST_CASE("the cache never grows past its capacity and drops the oldest", "[verifier]") {
     constexpr int users = 7;
     verifier v(numbered_users(users), with(std::chrono::minutes(5), 3));
