@@ -15,9 +15,13 @@ timeout_service& timeout_service::of(const asio::io_context::executor_type& ex) 
     return asio::use_service<timeout_service>(ex.context());
 }
 
+// A restart keeps the timer as it is when it is armed no later than needed (a
+// session moving from its handshake deadline to its connect deadline): it
+// then fires early at worst, and the sweep arms it for the true next expiry.
+// Only the earlier expiry of a shorter timeout re-arms it at once.
 void timeout_service::start(timeout_node& n, clock::duration d) {
-    cancel(n);
-    if (d <= clock::duration::zero()) return;
+    if (n.list_ != 0) unlink(n);
+    if (d <= clock::duration::zero()) return disarm_if_idle();
     const auto list = list_for(d);
     n.since_ = clock::now();
     link(n, list);
@@ -34,7 +38,17 @@ void timeout_service::touch(timeout_node& n, clock::time_point now) noexcept {
 }
 
 void timeout_service::cancel(timeout_node& n) noexcept {
-    if (n.list_ != 0) unlink(n);
+    if (n.list_ == 0) return;
+    unlink(n);
+    disarm_if_idle();
+}
+
+// Nothing left to time: the timer must not keep the context running.
+void timeout_service::disarm_if_idle() noexcept {
+    if (timing_ == 0 && armed_for_ != clock::time_point::max()) {
+        armed_for_ = clock::time_point::max();
+        sweeper_.cancel();
+    }
 }
 
 std::uint32_t timeout_service::list_for(clock::duration d) {
@@ -61,16 +75,13 @@ void timeout_service::unlink(timeout_node& n) noexcept {
     (n.newer_ != nullptr ? n.newer_->older_ : l.newest) = n.older_;
     n.older_ = n.newer_ = nullptr;
     n.list_ = 0;
-    // Nothing left to time: the timer must not keep the context running.
-    if (--timing_ == 0 && armed_for_ != clock::time_point::max()) {
-        armed_for_ = clock::time_point::max();
-        sweeper_.cancel();
-    }
+    --timing_;
 }
 
 void timeout_service::arm(clock::time_point when) {
     if (when >= armed_for_) return;
     armed_for_ = when;
+    ++arms_;
     sweeper_.expires_at(when);
     sweeper_.async_wait([this](const std::error_code& ec) {
         if (ec) return; // re-armed earlier, or the context is going away

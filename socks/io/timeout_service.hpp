@@ -66,6 +66,9 @@ public:
     /// Stops `n`'s timeout (no-op when not timing). Call before destroying `n`.
     void cancel(timeout_node& n) noexcept;
 
+    /// How many times the timer was set so far (for tests).
+    std::uint64_t arms() const noexcept { return arms_; }
+
 private:
     struct node_list {
         clock::duration timeout{};
@@ -77,6 +80,7 @@ private:
     std::uint32_t list_for(clock::duration d);
     void link(timeout_node& n, std::uint32_t list) noexcept;
     void unlink(timeout_node& n) noexcept;
+    void disarm_if_idle() noexcept;
     void arm(clock::time_point when);
     void sweep();
 
@@ -84,6 +88,7 @@ private:
     asio::steady_timer sweeper_;
     clock::time_point armed_for_ = clock::time_point::max();
     std::size_t timing_ = 0; ///< nodes in the lists
+    std::uint64_t arms_ = 0;
 };
 
 } // namespace weir::io

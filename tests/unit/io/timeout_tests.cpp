@@ -104,3 +104,37 @@ TEST_CASE("cancelling the last timeout lets the context run out of work", "[time
     CHECK(clock_type::now() - start < 5s);
     CHECK(p.fired == 0);
 }
+
+TEST_CASE("restarting a timeout re-arms the timer only for an earlier expiry", "[timeout]") {
+    asio::io_context io;
+    auto& timeouts = timeout_service::of(io.get_executor());
+    probe p;
+    timeouts.start(p, 1h);
+    CHECK(timeouts.arms() == 1);
+    timeouts.start(p, 2h); // later: the armed timer will do (it fires early at worst)
+    timeouts.start(p, 1h);
+    CHECK(timeouts.arms() == 1);
+    const auto start = clock_type::now();
+    timeouts.start(p, 20ms); // earlier: armed again at once
+    CHECK(timeouts.arms() == 2);
+    timeouts.start(p, 60ms); // later again: fires early, finds nothing, waits on
+    io.run_for(5s);
+    CHECK(p.fired == 1);
+    REQUIRE(p.fired_at);
+    CHECK(*p.fired_at - start >= 60ms);
+    CHECK(timeouts.arms() <= 3); // the early wake-up (if on time) armed it for the true expiry
+}
+
+TEST_CASE("restarting the last timeout with no length lets the context run out of work",
+          "[timeout]") {
+    asio::io_context io;
+    auto& timeouts = timeout_service::of(io.get_executor());
+    probe p;
+    timeouts.start(p, 1h);
+    timeouts.start(p, clock_type::duration::zero()); // no timeout: not timing
+    CHECK_FALSE(p.timing());
+    const auto start = clock_type::now();
+    io.run_for(10s);
+    CHECK(clock_type::now() - start < 5s);
+    CHECK(p.fired == 0);
+}
