@@ -10,7 +10,8 @@
 # (rounds per figure, the median kept: 3; a round runs every column in turn),
 # LATENCY_REPEAT (rounds of the ping-pong row, 5: its tail is the noisiest),
 # IDLE_SESSIONS (9500), PROXIES (default: reference weir-splice weir-copy microsocks
-# dante hev),
+# dante hev), ROWS (default: every row, tput-1-up tput-1-down tput-1-both tput-8-up
+# tput-8-down tput-8-both cycles cycles-pipe cycles-auth cycles-1 latency idle),
 # HEV_SOCKS5_SERVER (path to a hev-socks5-server binary built outside this
 # repository; the hev column is measured only when it is set).
 # Everything runs in a private network namespace (unshare -n) when it can, so
@@ -43,6 +44,8 @@ latency_repeat=${LATENCY_REPEAT:-5}
 warmup=${WARMUP:-0.5}
 idle_sessions=${IDLE_SESSIONS:-9500}
 proxies=${PROXIES:-reference weir-splice weir-copy microsocks dante hev}
+read -ra rows <<<"${ROWS:-tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both \
+cycles cycles-pipe cycles-auth cycles-1 latency idle}"
 weir=$build/weir
 loadgen=$build/weir_loadgen
 results=$build/bench-results.txt
@@ -212,6 +215,7 @@ run_row() {
         run_once "$col" "$row" throughput "${common[@]}" --steps --conns "$c" --dir "$d"
         ;;
     cycles) run_once "$col" "$row" cycles "${common[@]}" --steps --concurrency 32 --sources 200 ;;
+    cycles-1) run_once "$col" "$row" cycles "${common[@]}" --steps --concurrency 1 --sources 200 ;;
     cycles-pipe)
         [[ $col == direct ]] || run_once "$col" "$row" cycles "${common[@]}" --concurrency 32 \
             --sources 200
@@ -243,9 +247,8 @@ for name in $proxies; do
     auth_url[$name]=$auth_url auth_pid[$name]=$auth_pid
     columns+=("$name")
 done
-rows=(tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both cycles cycles-pipe
-    cycles-auth latency)
 for row in "${rows[@]}"; do
+    [[ $row != idle ]] || continue # below, one proxy at a time
     rounds=$repeat
     [[ $row != latency ]] || rounds=$latency_repeat
     for ((round = 1; round <= rounds; round++)); do
@@ -258,7 +261,9 @@ for col in "${columns[@]:1}"; do stop "${pid[$col]}" "${auth_pid[$col]}"; done
 
 # Idle sessions: one proxy at a time, each a fresh process, so that its RSS
 # before the sessions is its baseline.
-for name in "${columns[@]:1}"; do
+columns_idle=("${columns[@]:1}")
+[[ " ${rows[*]} " == *" idle "* ]] || columns_idle=()
+for name in "${columns_idle[@]}"; do
     echo "$name, idle:" >&2
     start_proxy "$name"
     run_once "$name" idle idle --proxy "$noauth_url" --proxy-pid "$proxy_pid" \

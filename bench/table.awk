@@ -25,7 +25,11 @@ function cell(col, row, base, kind,    x, out, rc) {
         x = get(col, row, "cycles_per_s")
         if (x == "") return "failed (rc " rc ")"
         out = sprintf("%d", x) (col == "direct" ? "" : ratio(x, get("direct", base, "cycles_per_s")))
-        out = out sprintf(" p50 %.1f p99 %.1f ms, ", get(col, row, "p50_ms"), get(col, row, "p99_ms"))
+        if (row == "cycles-1") # one client: cycles of a tenth of a millisecond
+            out = out sprintf(" p50 %d p99 %d us, ", get(col, row, "p50_ms") * 1000,
+                              get(col, row, "p99_ms") * 1000)
+        else
+            out = out sprintf(" p50 %.1f p99 %.1f ms, ", get(col, row, "p50_ms"), get(col, row, "p99_ms"))
         out = out cpu(col, row)
         if (get(col, row, "errors") + 0 > 0) out = out ", " get(col, row, "errors") " errors"
     } else if (kind == "latency") {
@@ -56,7 +60,7 @@ function cell(col, row, base, kind,    x, out, rc) {
 END {
     n = split(columns, cols, " ")
     nrows = split("tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both " \
-                  "cycles cycles-pipe cycles-auth latency idle", rows, " ")
+                  "cycles cycles-pipe cycles-auth cycles-1 latency idle", rows, " ")
     title["tput-1-up"] = "bulk, 1 conn, upload (Gbit/s)"
     title["tput-1-down"] = "bulk, 1 conn, download (Gbit/s)"
     title["tput-1-both"] = "bulk, 1 conn, both ways (Gbit/s)"
@@ -66,6 +70,7 @@ END {
     title["cycles"] = "SOCKS5 cycles/s, 32 clients, no auth"
     title["cycles-pipe"] = "SOCKS5 cycles/s, 32 clients, pipelined handshake"
     title["cycles-auth"] = "SOCKS5 cycles/s, 32 clients, user/pass"
+    title["cycles-1"] = "SOCKS5 cycles/s, 1 client, no auth"
     title["latency"] = "1-byte ping-pong p50"
     title["idle"] = "idle sessions woken (of asked), proxy RSS"
     line = "| figure |"
@@ -77,7 +82,9 @@ END {
         row = rows[r]
         kind = row ~ /^tput/ ? "tput" : row ~ /^cycles/ ? "cycles" : row
         line = "| " title[row] " |"
-        for (c = 1; c <= n; c++) line = line " " cell(cols[c], row, "cycles", kind) " |"
+        # Ratios of the cycles rows are to direct TCP at the same concurrency.
+        base = row == "cycles-1" ? row : "cycles"
+        for (c = 1; c <= n; c++) line = line " " cell(cols[c], row, base, kind) " |"
         print line
     }
     for (note in notes) {
