@@ -26,6 +26,37 @@ constexpr std::string_view name_of(level l) noexcept {
     return "?";
 }
 
+// "2026-11-28T04:49:40.123Z info " into `line`. The calendar part is made
+// once a second per thread: gmtime_r and strftime cost more than the rest.
+void start_line(fmt::memory_buffer& line, level l) {
+    using namespace std::chrono;
+    thread_local std::time_t stamped = -1;
+    thread_local char stamp[32];
+    thread_local std::size_t stamp_len = 0;
+    const auto now = system_clock::now();
+    const auto secs = system_clock::to_time_t(now);
+    const auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    if (secs != stamped) {
+        std::tm tm{};
+        gmtime_r(&secs, &tm);
+        stamp_len = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+        stamped = secs;
+    }
+    fmt::format_to(std::back_inserter(line), "{}.{:03}Z {} ", std::string_view(stamp, stamp_len),
+                   millis, name_of(l));
+}
+
+void write_line(const fmt::memory_buffer& line) {
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+        const auto w = ::write(STDERR_FILENO, p, left);
+        if (w <= 0) return; // nowhere to report a failing stderr
+        p += w;
+        left -= static_cast<std::size_t>(w);
+    }
+}
+
 } // namespace
 
 void set_level(level l) noexcept {
@@ -37,25 +68,19 @@ bool enabled(level l) noexcept {
 }
 
 void write(level l, std::string_view message) {
-    using namespace std::chrono;
-    const auto now = system_clock::now();
-    const auto secs = system_clock::to_time_t(now);
-    const auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
     fmt::memory_buffer line;
-    char stamp[32];
-    const auto n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    fmt::format_to(std::back_inserter(line), "{}.{:03}Z {} {}\n", std::string_view(stamp, n),
-                   millis, name_of(l), message);
-    const char* p = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-        const auto w = ::write(STDERR_FILENO, p, left);
-        if (w <= 0) return; // nowhere to report a failing stderr
-        p += w;
-        left -= static_cast<std::size_t>(w);
-    }
+    start_line(line, l);
+    line.append(message);
+    line.push_back('\n');
+    write_line(line);
+}
+
+void vwrite(level l, fmt::string_view format, fmt::format_args args) {
+    fmt::memory_buffer line;
+    start_line(line, l);
+    fmt::vformat_to(std::back_inserter(line), format, args);
+    line.push_back('\n');
+    write_line(line);
 }
 
 } // namespace weir::log

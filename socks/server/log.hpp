@@ -17,22 +17,24 @@ bool enabled(level l) noexcept;
 /// Writes one line "2026-11-28T04:49:40.123Z info <message>" to stderr with a
 /// single write(2), so lines from different threads never interleave.
 void write(level l, std::string_view message);
+/// The same, the message formatted straight into the line.
+void vwrite(level l, fmt::string_view format, fmt::format_args args);
 
 template <typename... Args>
 void debug(fmt::format_string<Args...> f, Args&&... args) {
-    if (enabled(level::debug)) write(level::debug, fmt::format(f, std::forward<Args>(args)...));
+    if (enabled(level::debug)) vwrite(level::debug, f, fmt::make_format_args(args...));
 }
 template <typename... Args>
 void info(fmt::format_string<Args...> f, Args&&... args) {
-    if (enabled(level::info)) write(level::info, fmt::format(f, std::forward<Args>(args)...));
+    if (enabled(level::info)) vwrite(level::info, f, fmt::make_format_args(args...));
 }
 template <typename... Args>
 void warn(fmt::format_string<Args...> f, Args&&... args) {
-    if (enabled(level::warn)) write(level::warn, fmt::format(f, std::forward<Args>(args)...));
+    if (enabled(level::warn)) vwrite(level::warn, f, fmt::make_format_args(args...));
 }
 template <typename... Args>
 void error(fmt::format_string<Args...> f, Args&&... args) {
-    if (enabled(level::error)) write(level::error, fmt::format(f, std::forward<Args>(args)...));
+    if (enabled(level::error)) vwrite(level::error, f, fmt::make_format_args(args...));
 }
 
 } // namespace weir::log
