@@ -1,6 +1,7 @@
 #include "socks/server/connector.hpp"
 
 #include "socks/server/resolver.hpp"
+#include "socks/server/task.hpp"
 
 #include <cerrno>
 #include <sys/socket.h>
@@ -13,7 +14,6 @@ namespace weir::server {
 namespace {
 
 using asio::ip::tcp;
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // A literal address needs no lookup.
 std::vector<tcp::endpoint> literal_endpoints(const proto::address& target) {
@@ -34,8 +34,7 @@ std::error_code portable(std::error_code ec) {
 
 // connect(2) by hand: Asio's async_connect polls the socket once more before
 // asking for SO_ERROR, a system call per session that tells nothing new.
-asio::awaitable<std::error_code> connect_one(relay::tcp_socket& out, const tcp::endpoint& ep,
-                                             deadline& dl) {
+task<std::error_code> connect_one(relay::tcp_socket& out, const tcp::endpoint& ep, deadline& dl) {
     std::error_code ec;
     out.close(ec);
     out.open(ep.protocol(), ec);
@@ -57,10 +56,9 @@ asio::awaitable<std::error_code> connect_one(relay::tcp_socket& out, const tcp::
 
 } // namespace
 
-asio::awaitable<std::error_code> connect_target(relay::tcp_socket& out,
-                                                const proto::address& target,
-                                                offload_pool& resolver, deadline& dl,
-                                                const address_filter& allowed) {
+task<std::error_code> connect_target(relay::tcp_socket& out, const proto::address& target,
+                                     offload_pool& resolver, deadline& dl,
+                                     const address_filter& allowed) {
     auto endpoints = literal_endpoints(target);
     if (target.is_domain()) {
         auto result =

@@ -4,6 +4,7 @@
 #include "socks/relay/relay_options.hpp"
 #include "socks/server/deadline.hpp"
 #include "socks/server/offload_pool.hpp"
+#include "socks/server/task.hpp"
 
 #include <functional>
 #include <system_error>
@@ -22,9 +23,8 @@ using address_filter = std::function<bool(const asio::ip::address&)>;
 /// caller's deadline `dl` bounds it: when it passes, the step stops at once
 /// with operation_canceled. On failure `out` is closed and the error of the
 /// last attempt is returned (errc::host_not_found when the name did not resolve).
-asio::awaitable<std::error_code> connect_target(relay::tcp_socket& out,
-                                                const proto::address& target,
-                                                offload_pool& resolver, deadline& dl,
-                                                const address_filter& allowed);
+task<std::error_code> connect_target(relay::tcp_socket& out, const proto::address& target,
+                                     offload_pool& resolver, deadline& dl,
+                                     const address_filter& allowed);
 
 } // namespace weir::server

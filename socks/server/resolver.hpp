@@ -1,6 +1,7 @@
 #pragma once
 
 #include "socks/server/offload_pool.hpp"
+#include "socks/server/task.hpp"
 
 #include <cstdint>
 #include <string>
@@ -23,8 +24,8 @@ struct resolve_result {
 /// Asio's async_resolve, which serializes them on one hidden thread).
 /// A cancellation emitted on `cancel` stops the wait at once. Returns IPv6
 /// and IPv4 addresses in getaddrinfo's order, duplicates removed.
-asio::awaitable<resolve_result> resolve(offload_pool& pool, std::string host, std::uint16_t port,
-                                        asio::cancellation_slot cancel = {});
+task<resolve_result> resolve(offload_pool& pool, std::string host, std::uint16_t port,
+                             asio::cancellation_slot cancel = {});
 
 /// The blocking lookup itself (runs on a pool thread; exposed for tests).
 resolve_result resolve_blocking(const std::string& host, std::uint16_t port);

@@ -1,6 +1,7 @@
 #include "socks/server/server.hpp"
 
 #include "socks/server/log.hpp"
+#include "socks/server/task.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -17,7 +18,6 @@ namespace weir::server {
 namespace {
 
 using asio::ip::tcp;
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 proto::server_handshake::options handshake_options(const listen_spec& spec) {
     proto::server_handshake::options o;
@@ -163,7 +163,7 @@ void server::bind() {
             asio::co_spawn(a.get_executor(), accept_loop(*l, a), log_exception);
 }
 
-asio::awaitable<void> server::accept_loop(listener& l, listen_socket& a) {
+task<void> server::accept_loop(listener& l, listen_socket& a) {
     asio::steady_timer backoff(a.get_executor());
     for (;;) {
         // accept() reports the peer's address itself: no getpeername() per connection.

@@ -5,6 +5,7 @@
 #include "socks/server/config.hpp"
 #include "socks/server/offload_pool.hpp"
 #include "socks/server/session.hpp"
+#include "socks/server/task.hpp"
 
 #include <atomic>
 #include <memory>
@@ -63,7 +64,7 @@ private:
     };
     std::vector<listen_socket> open_group(const asio::ip::tcp::endpoint& at, std::size_t first,
                                           std::error_code& ec);
-    asio::awaitable<void> accept_loop(listener& l, listen_socket& a);
+    task<void> accept_loop(listener& l, listen_socket& a);
     std::optional<accepted> admit(relay::tcp_socket socket, const asio::ip::tcp::endpoint& remote,
                                   const listener& l);
     void note_refusal(const listener& l, std::string_view why);

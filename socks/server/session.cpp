@@ -5,6 +5,7 @@
 #include "socks/server/connector.hpp"
 #include "socks/server/deadline.hpp"
 #include "socks/server/log.hpp"
+#include "socks/server/task.hpp"
 
 #include <array>
 #include <chrono>
@@ -22,7 +23,6 @@ namespace weir::server {
 namespace {
 
 using asio::ip::tcp;
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// What the session's one log line says about the client; kept by the relay
 /// until it ends, so it stays small.
@@ -120,8 +120,8 @@ struct handshake_state {
     std::optional<std::string> authenticated; ///< the user, once the password checked out
 };
 
-asio::awaitable<bool> verify_password(server_context& ctx, deadline& dl, const std::string& user,
-                                      const std::string& password) {
+task<bool> verify_password(server_context& ctx, deadline& dl, const std::string& user,
+                           const std::string& password) {
     if (ctx.verifier == nullptr) co_return false;
     if (ctx.verifier->cached(user, password)) co_return true;
     // A named job: GCC 12 mis-copies lambda temporaries inside co_await expressions.
@@ -132,9 +132,8 @@ asio::awaitable<bool> verify_password(server_context& ctx, deadline& dl, const s
 
 // Verifies, and makes a client that keeps failing wait longer for each answer
 // (unknown users and wrong passwords alike).
-asio::awaitable<bool> check_password(server_context& ctx, deadline& dl,
-                                     const std::string& client_key, const std::string& user,
-                                     const std::string& password) {
+task<bool> check_password(server_context& ctx, deadline& dl, const std::string& client_key,
+                          const std::string& user, const std::string& password) {
     const bool ok = co_await verify_password(ctx, dl, user, password);
     if (ctx.throttle == nullptr || dl.expired()) co_return ok;
     if (ok) {
@@ -153,8 +152,8 @@ asio::awaitable<bool> check_password(server_context& ctx, deadline& dl,
 // nearly always takes it whole, with no asynchronous write (whose completion
 // Asio would post, polling epoll once more before running it). The rest, if
 // any, and any error, go through async_write.
-asio::awaitable<std::error_code> write_all(relay::tcp_socket& s, deadline& dl,
-                                           const std::vector<std::uint8_t>& bytes) {
+task<std::error_code> write_all(relay::tcp_socket& s, deadline& dl,
+                                const std::vector<std::uint8_t>& bytes) {
     const ssize_t n =
         ::send(s.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
@@ -166,7 +165,7 @@ asio::awaitable<std::error_code> write_all(relay::tcp_socket& s, deadline& dl,
 
 // Runs the codec until it yields a request (or the client fails or leaves, or
 // the deadline passes).
-asio::awaitable<std::optional<proto::request_event>>
+task<std::optional<proto::request_event>>
 negotiate(relay::tcp_socket& client, const std::string& client_key, proto::server_handshake& hs,
           server_context& ctx, deadline& dl, session_record& rec, handshake_state& st) {
     std::array<std::uint8_t, 1024> buf;
@@ -213,10 +212,10 @@ const char* protocol_name(const proto::request_event& req) {
 }
 
 // Checks the rules and connects, within the connect timeout: the reply's error, or none.
-asio::awaitable<std::error_code>
-connect_allowed(relay::tcp_socket& target, const proto::request_event& req, const accepted& conn,
-                const listener_info& listener, server_context& ctx, deadline& dl,
-                const session_record& rec, const handshake_state& st) {
+task<std::error_code> connect_allowed(relay::tcp_socket& target, const proto::request_event& req,
+                                      const accepted& conn, const listener_info& listener,
+                                      server_context& ctx, deadline& dl, const session_record& rec,
+                                      const handshake_state& st) {
     if (req.cmd != proto::command::connect) co_return proto::errc::command_not_supported;
     access_check access(ctx.access.get(), listener.index,
                         facts_of(req, conn.remote, listener.url, st.authenticated));
@@ -234,11 +233,10 @@ connect_allowed(relay::tcp_socket& target, const proto::request_event& req, cons
 
 // Connects and replies, within the time limits, and forwards the bytes the
 // client sent early: true if relaying should start.
-asio::awaitable<bool> reach_target(relay::tcp_socket& client, relay::tcp_socket& target,
-                                   proto::server_handshake& hs, const proto::request_event& req,
-                                   const accepted& conn, const listener_info& listener,
-                                   server_context& ctx, deadline& dl, session_record& rec,
-                                   handshake_state& st) {
+task<bool> reach_target(relay::tcp_socket& client, relay::tcp_socket& target,
+                        proto::server_handshake& hs, const proto::request_event& req,
+                        const accepted& conn, const listener_info& listener, server_context& ctx,
+                        deadline& dl, session_record& rec, handshake_state& st) {
     const auto ec = co_await connect_allowed(target, req, conn, listener, ctx, dl, rec, st);
     proto::address bound{proto::ipv4_bytes{}, 0};
     // SOCKS4 clients ignore the reply's address: ask the kernel only for SOCKS5.
@@ -309,8 +307,7 @@ std::string client_key(const asio::ip::address& a) {
     return asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
-asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
-                                  server_context& ctx) {
+task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx) {
     auto& client = conn.socket;
     session_record rec;
     rec.client = conn.remote; // TCP_NODELAY comes from the listening socket

@@ -7,6 +7,7 @@
 #include "socks/server/config.hpp"
 #include "socks/server/login_throttle.hpp"
 #include "socks/server/offload_pool.hpp"
+#include "socks/server/task.hpp"
 
 #include <string>
 
@@ -49,7 +50,6 @@ struct listener_info {
 /// reply, relay; then one log line. Owns the client socket. The coroutine
 /// ends when the relay starts: the relay (handler-driven) takes both sockets
 /// and what the log line needs, so an idle session keeps no coroutine frame.
-asio::awaitable<void> run_session(accepted conn, const listener_info& listener,
-                                  server_context& ctx);
+task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx);
 
 } // namespace weir::server

@@ -23,13 +23,12 @@ using namespace weir;
 using namespace weir::server;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 namespace {
 
 // Runs a coroutine to completion on a fresh io_context and returns its result.
 template <typename T>
-T run(asio::io_context& io, asio::awaitable<T> aw) {
+T run(asio::io_context& io, task<T> aw) {
     std::optional<T> out;
     asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T v) {
         if (e) std::rethrow_exception(e);
@@ -160,7 +159,7 @@ TEST_CASE("offload_pool runs jobs off the I/O thread and returns on it", "[offlo
     asio::io_context io;
     offload_pool pool("test", 2, 8);
     const auto io_thread = std::this_thread::get_id();
-    auto result = run(io, [&]() -> asio::awaitable<std::pair<bool, bool>> {
+    auto result = run(io, [&]() -> task<std::pair<bool, bool>> {
         auto [ec, worker] = co_await pool.async_run<std::thread::id>(
             [] { return std::this_thread::get_id(); }, use_tuple);
         co_return std::pair{!ec && worker != io_thread, std::this_thread::get_id() == io_thread};
@@ -175,7 +174,7 @@ TEST_CASE("offload_pool: a timeout stops the wait without waiting for the job", 
     std::mutex m;
     std::condition_variable cv;
     bool release = false;
-    auto outcome = run(io, [&]() -> asio::awaitable<int> {
+    auto outcome = run(io, [&]() -> task<int> {
         asio::steady_timer t(io, std::chrono::milliseconds(10));
         // The job blocks until the test releases it, after the wait has ended.
         auto r = co_await (pool.async_run<int>(
@@ -200,7 +199,7 @@ TEST_CASE("offload_pool: a timeout stops the wait without waiting for the job", 
 TEST_CASE("offload_pool: a full queue answers resolver_busy at once", "[offload]") {
     asio::io_context io;
     offload_pool pool("test", 0, 0); // no workers, no queue: every job is refused
-    auto ec = run(io, [&]() -> asio::awaitable<std::error_code> {
+    auto ec = run(io, [&]() -> task<std::error_code> {
         auto [e, v] = co_await pool.async_run<int>([] { return 1; }, use_tuple);
         co_return e;
     }());
@@ -238,7 +237,7 @@ TEST_CASE("connector: refused, connected, or every address filtered out", "[conn
         return false;
     };
     using results = std::array<std::error_code, 3>;
-    auto [refused, ok, filtered] = run(io, [&]() -> asio::awaitable<results> {
+    auto [refused, ok, filtered] = run(io, [&]() -> task<results> {
         weir::relay::tcp_socket s(io);
         deadline dl(io.get_executor());
         dl.expires_after(std::chrono::seconds(30));
@@ -266,12 +265,12 @@ TEST_CASE("connector: a deadline already passed stops before connecting", "[conn
     tcp::acceptor open(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     const address_filter any = [](const asio::ip::address&) { return true; };
     const auto port = open.local_endpoint().port();
-    auto [ec, is_open] = run(io, [&]() -> asio::awaitable<std::pair<std::error_code, bool>> {
+    auto [ec, is_open] = run(io, [&]() -> task<std::pair<std::error_code, bool>> {
         weir::relay::tcp_socket s(io);
         deadline dl(io.get_executor());
         dl.expires_after(std::chrono::milliseconds(1));
         asio::steady_timer later(io, std::chrono::milliseconds(50));
-        co_await later.async_wait(asio::use_awaitable); // the deadline passes meanwhile
+        co_await later.async_wait(use_task); // the deadline passes meanwhile
         CHECK(dl.expired());
         proto::address a{proto::ipv4_bytes{127, 0, 0, 1}, port};
         auto e = co_await connect_target(s, a, pool, dl, any);
