@@ -7,9 +7,6 @@
 #include <sys/socket.h>
 #include <variant>
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
-
 namespace weir::server {
 namespace {
 

@@ -8,8 +8,6 @@
 #include <sys/socket.h>
 
 #include <asio/bind_cancellation_slot.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
 
 namespace weir::server {
 

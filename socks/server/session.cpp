@@ -13,9 +13,7 @@
 #include <sys/socket.h>
 #include <variant>
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <fmt/compile.h>
 
