@@ -44,8 +44,12 @@ latency_repeat=${LATENCY_REPEAT:-5}
 warmup=${WARMUP:-0.5}
 idle_sessions=${IDLE_SESSIONS:-9500}
 proxies=${PROXIES:-reference weir-splice weir-copy microsocks dante hev}
-read -ra rows <<<"${ROWS:-tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both \
-cycles cycles-pipe cycles-auth cycles-1 latency idle}"
+all_rows="tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both cycles cycles-pipe \
+cycles-auth cycles-1 latency idle"
+read -ra rows <<<"${ROWS:-$all_rows}"
+for row in "${rows[@]}"; do
+    [[ " $all_rows " == *" $row "* ]] || { echo "run.sh: no row named '$row' (rows: $all_rows)" >&2; exit 2; }
+done
 weir=$build/weir
 loadgen=$build/weir_loadgen
 results=$build/bench-results.txt
