@@ -42,12 +42,21 @@ struct session_end {
     std::uint64_t down = 0;
 };
 
+proto::address to_proto_address(const tcp::endpoint& ep) {
+    proto::address a;
+    a.port = ep.port();
+    if (ep.address().is_v6())
+        a.host = ep.address().to_v6().to_bytes();
+    else
+        a.host = ep.address().to_v4().to_bytes();
+    return a;
+}
+
 // IPv4 through proto's formatter: asio's to_string() goes through inet_ntop,
 // whose sprintf costs more than the rest of a log line.
 std::string endpoint_string(const tcp::endpoint& ep) {
-    const auto a = ep.address();
-    if (a.is_v4()) return proto::to_string(proto::address{a.to_v4().to_bytes(), ep.port()});
-    return fmt::format("[{}]:{}", a.to_string(), ep.port()); // keeps a scope id
+    if (ep.address().is_v4()) return proto::to_string(to_proto_address(ep));
+    return fmt::format("[{}]:{}", ep.address().to_string(), ep.port()); // keeps a scope id
 }
 
 // The target as one log token. proto::to_string already escapes a name's
@@ -100,16 +109,6 @@ std::string slug(std::error_code ec) {
         if (c == ' ') c = '-';
     }
     return log::printable(text);
-}
-
-proto::address to_proto_address(const tcp::endpoint& ep) {
-    proto::address a;
-    a.port = ep.port();
-    if (ep.address().is_v6())
-        a.host = ep.address().to_v6().to_bytes();
-    else
-        a.host = ep.address().to_v4().to_bytes();
-    return a;
 }
 
 /// Where the handshake stands: the failure to log, the authenticated user.
