@@ -134,8 +134,18 @@ class Weir:
                         f"stderr:\n{self._text()}")
                 self._cond.wait(remaining)
 
-    def sessions(self, timeout=TIMEOUT, count=1, **match):
-        """Wait for `count` session lines whose key=value fields include `match`.
+    def mark(self):
+        """How many lines weir has written so far: sessions(since=mark) skips them.
+
+        A client port is unique only among connections open at once: an earlier
+        session, to another listener, may have had the same one.
+        """
+        with self._cond:
+            return len(self.lines)
+
+    def sessions(self, timeout=TIMEOUT, count=1, since=0, **match):
+        """Wait for `count` session lines, after the first `since` lines, whose
+        key=value fields include `match`.
 
         Returns a list of dicts, e.g. {'user': 'alice', 'up': '12', ...}.
         """
@@ -143,7 +153,7 @@ class Weir:
         with self._cond:
             while True:
                 found = []
-                for line in self.lines:
+                for line in self.lines[since:]:
                     m = line and SESSION_RE.search(line)
                     if not m:
                         continue

@@ -24,6 +24,9 @@ def tearDownModule():
 
 
 class RawTest(unittest.TestCase):
+    def setUp(self):
+        self.log_mark = WEIR.mark()  # this test's sessions are logged after it
+
     def open(self, scheme):
         s = connect(WEIR.port(scheme))
         self.addCleanup(s.close)
@@ -44,7 +47,7 @@ class RawTest(unittest.TestCase):
 
     def assert_session_counts(self, s, **fields):
         client = "127.0.0.1:%d" % s.getsockname()[1]
-        WEIR.sessions(client=client, result="succeeded", **fields)
+        WEIR.sessions(since=self.log_mark, client=client, result="succeeded", **fields)
 
 
 class Pipelined(RawTest):
@@ -117,7 +120,7 @@ class Refusals(RawTest):
         reply = recv_exact(s, 10)
         self.assertEqual(reply[:4], bytes.fromhex("05 05 00 01"), reply.hex(" "))
         harness.assert_eof(self, s)
-        fields = WEIR.sessions(client="127.0.0.1:%d" % s.getsockname()[1])[0]
+        fields = WEIR.sessions(since=self.log_mark, client="127.0.0.1:%d" % s.getsockname()[1])[0]
         self.assertEqual(fields.get("target"), f"127.0.0.1:{port}")
         self.assertNotEqual(fields.get("result"), "succeeded")
 
@@ -220,13 +223,14 @@ class ConnectTimeout(unittest.TestCase):
 
     def test_socks5_connect_timeout(self):
         """--connect-timeout ends the wait: 05 04 (host unreachable), then EOF."""
+        log_mark = self.weir.mark()
         s = connect(self.weir.port("socks"))
         self.addCleanup(s.close)
         s.sendall(s5_greeting(0) + s5_request("127.0.0.1", self.silent.getsockname()[1]))
         self.assertEqual(recv_exact(s, 2), bytes.fromhex("05 00"))
         self.assertEqual(recv_exact(s, 10), bytes.fromhex("05 04 00 01 00000000 0000"))
         harness.assert_eof(self, s)
-        fields = self.weir.sessions(client="127.0.0.1:%d" % s.getsockname()[1])[0]
+        fields = self.weir.sessions(since=log_mark, client="127.0.0.1:%d" % s.getsockname()[1])[0]
         self.assertEqual(fields.get("result"), "connect-failed:connect-timed-out")
 
     def test_socks4_connect_timeout(self):

@@ -51,6 +51,9 @@ def tearDownModule():
 
 
 class RelayTest(unittest.TestCase):
+    def setUp(self):
+        self.log_mark = WEIR.mark()  # this test's sessions are logged after it
+
     def open(self, port, user=None):
         """A SOCKS5 tunnel to 127.0.0.1:port through weir, handshake checked."""
         scheme = "socks" if user is None else "socks5"
@@ -67,7 +70,8 @@ class RelayTest(unittest.TestCase):
         return s
 
     def session(self, s, **fields):
-        return WEIR.sessions(client="127.0.0.1:%d" % s.getsockname()[1], **fields)[0]
+        return WEIR.sessions(since=self.log_mark, client="127.0.0.1:%d" % s.getsockname()[1],
+                             **fields)[0]
 
     def send_in_background(self, s, data, shut_wr=True):
         def send():
