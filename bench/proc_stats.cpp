@@ -94,4 +94,19 @@ double self_cpu_seconds() {
     return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
+machine_usage machine_cpu() {
+    // cpu  user nice system idle iowait irq softirq steal ...
+    std::ifstream in("/proc/stat");
+    std::string label;
+    std::uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+    machine_usage u;
+    if (!(in >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq) ||
+        label != "cpu")
+        return u;
+    const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    u.idle_seconds = static_cast<double>(idle + iowait) / hz;
+    u.softirq_seconds = static_cast<double>(softirq) / hz;
+    return u;
+}
+
 } // namespace weir::bench

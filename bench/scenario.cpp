@@ -25,6 +25,7 @@ usage_sample take_sample(const run_options& o, const sink_server& sink) {
     s.proxy_cpu = process_tree_usage(o.proxy_pid).cpu_seconds;
     s.self_cpu = self_cpu_seconds();
     s.sink_cpu = sink.cpu_seconds();
+    s.machine = machine_cpu();
     return s;
 }
 
@@ -47,6 +48,8 @@ result_line& result_line::add_usage(const usage_sample& from, const usage_sample
     add("proxy_cpu", to.proxy_cpu - from.proxy_cpu, 2);
     add("loadgen_cpu", to.self_cpu - from.self_cpu, 2);
     add("sink_cpu", to.sink_cpu - from.sink_cpu, 2);
+    add("idle_cpu", to.machine.idle_seconds - from.machine.idle_seconds, 2);
+    add("softirq_cpu", to.machine.softirq_seconds - from.machine.softirq_seconds, 2);
     return *this;
 }
 

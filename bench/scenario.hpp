@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bench/proc_stats.hpp"
 #include "bench/sink_server.hpp"
 #include "bench/socks_client.hpp"
 
@@ -47,6 +48,7 @@ struct usage_sample {
     double proxy_cpu = 0;
     double self_cpu = 0;
     double sink_cpu = 0;
+    machine_usage machine;
 };
 
 usage_sample take_sample(const run_options& o, const sink_server& sink);
@@ -57,7 +59,8 @@ public:
     result_line(const run_options& o, std::string scenario);
     result_line& add(std::string key, std::string value);
     result_line& add(std::string key, double value, int decimals = 3);
-    /// seconds, proxy_cpu, loadgen_cpu (this process), sink_cpu (its share of it)
+    /// seconds, proxy_cpu, loadgen_cpu (this process), sink_cpu (its share of
+    /// it), then the machine's idle_cpu and softirq_cpu (all CPUs, seconds)
     result_line& add_usage(const usage_sample& from, const usage_sample& to);
     void print() const;
 
