@@ -184,6 +184,18 @@ middle_of() {
         sed -n "$((($(wc -l <"$1") + 1) / 2))p"
 }
 
+# The median, over rounds, of how many percent fewer cycles a proxy completed
+# with auth (file $2) than without it just before (file $1): paired, so a slow
+# spell of the machine falls on both halves of a pair.
+auth_cost() {
+    awk 'function rate(   i) { for (i = 1; i <= NF; i++) if (index($i, "cycles_per_s=") == 1)
+             return substr($i, 14) + 0; return 0 }
+         FNR == NR { base[FNR] = rate(); next }
+         base[FNR] > 0 && rate() > 0 { printf "%.1f\n", 100 * (1 - rate() / base[FNR]) }' "$1" "$2" |
+        sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
+                         else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # Appends the median of column $1's runs of row $2 (by the row's main figure)
 # to the results. For latency, p99 is the median of the runs' p99s, taken
 # apart from p50's: a run's tail depends on where the scheduler put the three
@@ -198,7 +210,11 @@ keep_median() {
     latency) key=p50_us ;;
     *) key=woken ;;
     esac
-    if [[ $2 == latency ]]; then
+    if [[ $2 == cycles-auth ]]; then
+        middle_of "$file" "$key" | cut -d' ' -f2- |
+            sed "s/\$/ auth_cost_pct=$(auth_cost "$work/runs/$1.cycles-auth-base" "$file")/" \
+                >>"$results"
+    elif [[ $2 == latency ]]; then
         p99=$(middle_of "$file" p99_us | cut -d' ' -f1)
         middle_of "$file" "$key" | cut -d' ' -f2- | sed "s/ p99_us=[^ ]*/ p99_us=$p99/" >>"$results"
     else
@@ -224,8 +240,11 @@ run_row() {
         [[ $col == direct ]] || run_once "$col" "$row" cycles "${common[@]}" --concurrency 32 \
             --sources 200
         ;;
-    cycles-auth)
-        [[ -z ${auth_url[$col]} ]] || run_once "$col" "$row" cycles --proxy "${auth_url[$col]}" \
+    cycles-auth) # each right after the same proxy without auth: the pair gives the auth's cost
+        [[ -n ${auth_url[$col]} ]] || return 0
+        run_once "$col" cycles-auth-base cycles "${common[@]}" --steps --concurrency 32 \
+            --sources 200
+        run_once "$col" "$row" cycles --proxy "${auth_url[$col]}" \
             --proxy-pid "${auth_pid[$col]}" --steps --duration "$duration" --warmup "$warmup" \
             --concurrency 32 --sources 200
         ;;
