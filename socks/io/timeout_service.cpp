@@ -43,9 +43,10 @@ void timeout_service::cancel(timeout_node& n) noexcept {
     disarm_if_idle();
 }
 
-// Nothing left to time: the timer must not keep the context running.
+// Nothing left to time: the timer must not keep the context running, unless
+// it may linger.
 void timeout_service::disarm_if_idle() noexcept {
-    if (timing_ == 0 && armed_for_ != clock::time_point::max()) {
+    if (!linger_ && timing_ == 0 && armed_for_ != clock::time_point::max()) {
         armed_for_ = clock::time_point::max();
         sweeper_.cancel();
     }

@@ -66,6 +66,15 @@ public:
     /// Stops `n`'s timeout (no-op when not timing). Call before destroying `n`.
     void cancel(timeout_node& n) noexcept;
 
+    /// Whether the timer stays armed when the last timeout stops, instead of
+    /// being cancelled: it then fires once, at the time it was set for, finds
+    /// nothing and is not set again. Sessions that come one at a time then set
+    /// the timer once per timeout period rather than once each (a
+    /// timerfd_settime, plus a cancelled wait and its handler). Only for a
+    /// context kept running anyway: a pending wait keeps run() from returning.
+    /// Off by default.
+    void linger(bool on) noexcept { linger_ = on; }
+
     /// How many times the timer was set so far (for tests).
     std::uint64_t arms() const noexcept { return arms_; }
 
@@ -89,6 +98,7 @@ private:
     clock::time_point armed_for_ = clock::time_point::max();
     std::size_t timing_ = 0; ///< nodes in the lists
     std::uint64_t arms_ = 0;
+    bool linger_ = false;
 };
 
 } // namespace weir::io

@@ -1,5 +1,6 @@
 #include "socks/server/server.hpp"
 
+#include "socks/io/timeout_service.hpp"
 #include "socks/server/log.hpp"
 #include "socks/server/task.hpp"
 
@@ -99,6 +100,9 @@ server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
     for (std::size_t i = 0; i < n; ++i) {
         contexts_.push_back(std::make_unique<asio::io_context>(1));
         guards_.push_back(asio::make_work_guard(*contexts_.back()));
+        // The guard keeps the context running: its timeout timer may stay
+        // armed between sessions instead of being set again for each.
+        io::timeout_service::of(contexts_.back()->get_executor()).linger(true);
     }
 }
 

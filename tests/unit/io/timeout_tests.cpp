@@ -138,3 +138,36 @@ TEST_CASE("restarting the last timeout with no length lets the context run out o
     CHECK(clock_type::now() - start < 5s);
     CHECK(p.fired == 0);
 }
+
+TEST_CASE("a lingering timer is not set again for the next timeout", "[timeout]") {
+    // One timeout at a time, as sessions one after the other: a timer that
+    // lingers is set once; one that does not is set again each time.
+    const auto sets = [](bool linger) {
+        asio::io_context io;
+        auto& timeouts = timeout_service::of(io.get_executor());
+        timeouts.linger(linger);
+        probe p;
+        for (int i = 0; i < 3; ++i) {
+            timeouts.start(p, 1h);
+            timeouts.cancel(p);
+        }
+        return timeouts.arms();
+    };
+    CHECK(sets(true) == 1);
+    CHECK(sets(false) == 3);
+}
+
+TEST_CASE("a lingering timer fires once, finds nothing and is not set again", "[timeout]") {
+    asio::io_context io;
+    auto& timeouts = timeout_service::of(io.get_executor());
+    timeouts.linger(true);
+    probe p;
+    const auto start = clock_type::now();
+    timeouts.start(p, 20ms);
+    timeouts.cancel(p);
+    io.run_for(10s); // returns once the lingering wait is over: nothing set it again
+    CHECK(clock_type::now() - start >= 20ms);
+    CHECK(clock_type::now() - start < 5s);
+    CHECK(p.fired == 0);
+    CHECK(timeouts.arms() == 1);
+}
