@@ -8,7 +8,8 @@
 #
 # Environment: DURATION (measured seconds per run, 2), WARMUP (0.5), REPEAT
 # (rounds per figure, the median kept: 3; a round runs every column in turn),
-# LATENCY_REPEAT (rounds of the ping-pong row, 5: its tail is the noisiest),
+# LATENCY_REPEAT (rounds of the ping-pong and one-client rows, 5: where the
+# scheduler puts a lone connection's threads moves them by 10% run to run),
 # IDLE_SESSIONS (9500), PROXIES (default: reference weir-splice weir-copy microsocks
 # dante hev), ROWS (default: every row, tput-1-up tput-1-down tput-1-both tput-8-up
 # tput-8-down tput-8-both cycles cycles-pipe cycles-auth cycles-1 latency idle),
@@ -273,7 +274,7 @@ done
 for row in "${rows[@]}"; do
     [[ $row != idle ]] || continue # below, one proxy at a time
     rounds=$repeat
-    [[ $row != latency ]] || rounds=$latency_repeat
+    [[ $row != latency && $row != cycles-1 ]] || rounds=$latency_repeat
     for ((round = 1; round <= rounds; round++)); do
         echo "$row, round $round of $rounds:" >&2
         for col in "${columns[@]}"; do run_row "$col" "$row"; done
@@ -296,7 +297,7 @@ for name in "${columns_idle[@]}"; do
 done
 
 echo "weir_loadgen: $(nproc) cores, Linux $(uname -r), median of $repeat interleaved rounds" \
-    "($latency_repeat for latency) of ${duration} s measured after ${warmup} s" \
+    "($latency_repeat for ping-pong and one client) of ${duration} s measured after ${warmup} s" \
     "warm-up, netns=$WEIR_BENCH_NETNS, $(date -u +%FT%TZ)"
 echo
 awk -v columns="${columns[*]}" -f "$root/bench/table.awk" "$results"
