@@ -228,14 +228,16 @@ keep_median() {
 # cycles-pipe row sends greeting, credentials and request in one write.
 run_row() {
     local col=$1 row=$2 c d
-    local common=(--proxy "${url[$col]}" --proxy-pid "${pid[$col]}" --duration "$duration"
-        --warmup "$warmup")
+    local timing=(--duration "$duration" --warmup "$warmup")
+    local common=(--proxy "${url[$col]}" --proxy-pid "${pid[$col]}" "${timing[@]}")
+    # The 32-client cycles: no auth, user/pass and its no-auth partner alike.
+    local clients32=(--steps --concurrency 32 --sources 200)
     case $row in
     tput-*)
         IFS=- read -r _ c d <<<"$row"
         run_once "$col" "$row" throughput "${common[@]}" --steps --conns "$c" --dir "$d"
         ;;
-    cycles) run_once "$col" "$row" cycles "${common[@]}" --steps --concurrency 32 --sources 200 ;;
+    cycles) run_once "$col" "$row" cycles "${common[@]}" "${clients32[@]}" ;;
     cycles-1) run_once "$col" "$row" cycles "${common[@]}" --steps --concurrency 1 --sources 200 ;;
     cycles-pipe)
         [[ $col == direct ]] || run_once "$col" "$row" cycles "${common[@]}" --concurrency 32 \
@@ -243,11 +245,9 @@ run_row() {
         ;;
     cycles-auth) # each right after the same proxy without auth: the pair gives the auth's cost
         [[ -n ${auth_url[$col]} ]] || return 0
-        run_once "$col" cycles-auth-base cycles "${common[@]}" --steps --concurrency 32 \
-            --sources 200
-        run_once "$col" "$row" cycles --proxy "${auth_url[$col]}" \
-            --proxy-pid "${auth_pid[$col]}" --steps --duration "$duration" --warmup "$warmup" \
-            --concurrency 32 --sources 200
+        run_once "$col" cycles-auth-base cycles "${common[@]}" "${clients32[@]}"
+        run_once "$col" "$row" cycles --proxy "${auth_url[$col]}" --proxy-pid "${auth_pid[$col]}" \
+            "${timing[@]}" "${clients32[@]}"
         ;;
     latency) run_once "$col" "$row" latency "${common[@]}" --steps ;;
     esac
