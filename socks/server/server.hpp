@@ -27,7 +27,7 @@ struct startup_error : std::runtime_error {
 };
 
 /// A listening socket bound to one I/O thread's io_context.
-using listen_socket = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
+using listen_socket = asio::basic_socket_acceptor<asio::ip::tcp, executor>;
 
 /// The listeners, the I/O threads (one io_context each) and the pools.
 /// Every I/O thread has its own listening socket for each listener, all bound
