@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench_smoke.sh WEIR LOADGEN REFERENCE: starts weir on port 0 (SOCKS4/4a/5, no
-# auth), then runs weir_loadgen directly and through it, and through
-# weir_reference_relay; each run checks its own byte counts and exits non-zero
-# on any mismatch or failed connection.
+# auth; SOCKS5 with a password; the copy relay), then runs weir_loadgen
+# directly and through them, and through weir_reference_relay; each run checks
+# its own byte counts and exits non-zero on any mismatch or failed connection.
 set -euo pipefail
 weir=$1
 loadgen=$2
@@ -39,6 +39,11 @@ start() {
 
 start weir "$weir" --listen 'socks://127.0.0.1:0'
 weir_pid=$started_pid port=$started_port
+printf 'p@ss w0rd\n' | "$weir" passwd bench >"$work/users"
+start weir-auth "$weir" --listen 'socks5://127.0.0.1:0' --users "$work/users"
+weir_auth_pid=$started_pid weir_auth_port=$started_port
+start weir-copy "$weir" --listen 'socks://127.0.0.1:0' --relay copy
+weir_copy_pid=$started_pid weir_copy_port=$started_port
 start reference "$reference" --port 0 --threads 2
 reference_pid=$started_pid reference_port=$started_port
 start reference-auth "$reference" --port 0 --user bench --password 'p@ss w0rd'
@@ -67,7 +72,21 @@ run "completed=200 errors=0" cycles --proxy "$proxy" --proxy-pid "$weir_pid" --c
     --duration 30 --sources 8
 run "completed=50 errors=0" cycles --proxy "socks4://127.0.0.1:$port" --proxy-pid "$weir_pid" \
     --count 50 --duration 30
+run "completed=50 errors=0" cycles --proxy "socks4a://127.0.0.1:$port" --proxy-pid "$weir_pid" \
+    --count 50 --duration 30
+run "pings=300 " latency --proxy "$proxy" --proxy-pid "$weir_pid" --count 300 --duration 30 \
+    --warmup 0
 run "woken=50" idle --proxy "$proxy" --proxy-pid "$weir_pid" --sessions 50 --steps
+
+# Password-protected weir: the first login runs Argon2id, the rest hit the cache.
+run "completed=100 errors=0" cycles --proxy "socks5://bench:p@ss w0rd@127.0.0.1:$weir_auth_port" \
+    --proxy-pid "$weir_auth_pid" --count 100 --duration 30 --steps
+
+copy=socks5://127.0.0.1:$weir_copy_port
+run ok=1 throughput --proxy "$copy" --proxy-pid "$weir_copy_pid" --conns 2 --dir both \
+    --duration 0.3 --warmup 0.1 --steps
+run "completed=100 errors=0" cycles --proxy "$copy" --proxy-pid "$weir_copy_pid" --count 100 \
+    --duration 30
 
 reference=socks5://127.0.0.1:$reference_port
 run ok=1 throughput --proxy "$reference" --proxy-pid "$reference_pid" --conns 2 --dir both \
@@ -77,14 +96,20 @@ run "completed=200 errors=0" cycles --proxy "$reference" --proxy-pid "$reference
 run "woken=50" idle --proxy "$reference" --proxy-pid "$reference_pid" --sessions 50 --steps
 run "completed=100 errors=0" cycles --proxy "socks5://bench:p@ss w0rd@127.0.0.1:$reference_auth_port" \
     --proxy-pid "$reference_auth_pid" --count 100 --duration 30 --steps
-echo "+ weir_loadgen cycles with a wrong password"
-if out=$("$loadgen" cycles --proxy "socks5://bench:wrong@127.0.0.1:$reference_auth_port" \
-    --count 1 --duration 30 --steps --timeout 10 2>&1); then
-    echo "the reference relay took a wrong password: $out" >&2
-    exit 1
-fi
-if [[ $out != *"proxy refused"* ]]; then
-    echo "expected a refusal: $out" >&2
-    exit 1
-fi
+# A wrong password must make the run fail, naming the refusal.
+refused() {
+    local name=$1 port=$2 out
+    echo "+ weir_loadgen cycles with a wrong password ($name)"
+    if out=$("$loadgen" cycles --proxy "socks5://bench:wrong@127.0.0.1:$port" \
+        --count 1 --duration 30 --steps --timeout 10 2>&1); then
+        echo "$name took a wrong password: $out" >&2
+        return 1
+    fi
+    if [[ $out != *"proxy refused"* ]]; then
+        echo "expected a refusal from $name: $out" >&2
+        return 1
+    fi
+}
+refused "the reference relay" "$reference_auth_port"
+refused weir "$weir_auth_port"
 echo "bench smoke: all byte counts checked"
