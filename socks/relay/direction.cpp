@@ -154,7 +154,7 @@ bool direction::choose_carrier() {
                 drop_buffer(); // the probe's, empty now
                 pipe_ = pipe_pool::local().take(options_);
                 if (pipe_) return true;
-                pipe_pool::local().count_fallback();
+                pipe_pool::local().count_fallback(options_);
                 fell_back_ = true;
             }
         }

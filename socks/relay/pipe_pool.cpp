@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <fcntl.h>
 #include <new>
 #include <unistd.h>
@@ -70,11 +71,21 @@ bool pipe_pool::ready(const relay_options& options) {
     return true;
 }
 
+void pipe_pool::count_fallback(const relay_options& options) noexcept {
+    ++fallbacks_;
+    if (options.on_pipe_shortage) options.on_pipe_shortage(last_shortage_);
+}
+
 std::optional<pipe_fds> pipe_pool::make(const relay_options& options) {
     const std::size_t wanted = wanted_size(options);
-    if (clock::now() < retry_after_ || !reserve(wanted, options.pipe_budget)) return std::nullopt;
+    if (clock::now() < retry_after_) return std::nullopt; // last_shortage_ says why
+    if (!reserve(wanted, options.pipe_budget)) {
+        last_shortage_ = {pipe_shortage::cause::budget, 0, wanted};
+        return std::nullopt;
+    }
     int fds[2];
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+        last_shortage_ = {pipe_shortage::cause::open_failed, errno, wanted};
         open_pipe_bytes.fetch_sub(wanted, std::memory_order_relaxed);
         retry_after_ = clock::now() + refusal_backoff;
         return std::nullopt;
@@ -85,6 +96,7 @@ std::optional<pipe_fds> pipe_pool::make(const relay_options& options) {
     const int capacity = ::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(wanted));
     pipe_fds pipe{fds[0], fds[1], wanted, wanted};
     if (capacity <= 0) {
+        last_shortage_ = {pipe_shortage::cause::size_refused, errno, wanted};
         close_pipe(pipe);
         retry_after_ = clock::now() + refusal_backoff;
         return std::nullopt;

@@ -41,7 +41,8 @@ public:
     /// Closes the spares and forgets a recent refusal.
     void trim() noexcept;
 
-    void count_fallback() noexcept { ++fallbacks_; }
+    /// Counts a burst copied for want of a pipe and tells options.on_pipe_shortage why.
+    void count_fallback(const relay_options& options) noexcept;
     std::size_t spares() const noexcept { return spares_.size(); }
     std::size_t made() const noexcept { return made_; }
     std::size_t reused() const noexcept { return reused_; }
@@ -54,6 +55,7 @@ private:
 
     std::vector<pipe_fds> spares_;
     std::chrono::steady_clock::time_point retry_after_{};
+    pipe_shortage last_shortage_{}; ///< why the last pipe could not be had
     std::size_t made_ = 0;
     std::size_t reused_ = 0;
     std::size_t fallbacks_ = 0;

@@ -41,7 +41,7 @@ struct pool_stats {
     std::size_t spare_pipes = 0;    ///< empty pipes kept for reuse
     std::size_t pipes_made = 0;     ///< pipes this thread created
     std::size_t pipes_reused = 0;   ///< pipes handed out from the spares
-    std::size_t copy_fallbacks = 0; ///< splice bursts that copied for want of a pipe
+    std::size_t copy_fallbacks = 0; ///< splice bursts (or whole relays) copied for want of a pipe
     std::size_t spare_buffers = 0;  ///< buffers kept for reuse
     std::size_t buffers_made = 0;   ///< buffers this thread allocated
     std::size_t pipe_bytes = 0;     ///< pipe capacity open in the whole process

@@ -37,7 +37,11 @@ bool make_non_blocking(tcp_socket& socket) {
 /// Splice when asked and a pipe can be had now (Go's handled=false: otherwise
 /// the same engine copies, through recv/send with MSG_DONTWAIT).
 bool can_splice(tcp_socket& client, tcp_socket& target, const relay_options& options) {
-    if (options.kind != relay_kind::splice || !pipe_pool::local().ready(options)) return false;
+    if (options.kind != relay_kind::splice) return false;
+    if (!pipe_pool::local().ready(options)) {
+        pipe_pool::local().count_fallback(options);
+        return false;
+    }
     ignore_sigpipe_once();
     return make_non_blocking(client) && make_non_blocking(target);
 }

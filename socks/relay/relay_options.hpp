@@ -16,6 +16,22 @@ using tcp_socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::ex
 
 enum class relay_kind { splice, copy };
 
+/// Why a splice relay copied for want of a pipe.
+struct pipe_shortage {
+    enum class cause {
+        budget,      ///< relay_options::pipe_budget is in use
+        open_failed, ///< pipe2(2) failed (error: EMFILE, ENFILE)
+        size_refused ///< F_SETPIPE_SZ failed (error: EPERM past the user's allowance, ENOMEM)
+    };
+    cause why = cause::budget;
+    int error = 0;             ///< errno of the kernel's refusal; 0 for the budget
+    std::size_t pipe_size = 0; ///< the capacity asked for
+};
+
+/// Told, on the relay's thread, each time a splice relay copies a burst (or a
+/// whole relay) because no pipe could be had; it must be cheap and not throw.
+using pipe_shortage_handler = void (*)(const pipe_shortage&) noexcept;
+
 /// A direction holds a pipe (splice) or a buffer (copy) only while its bytes
 /// are in flight: an idle relay holds neither. Both come from per-thread pools.
 struct relay_options {
@@ -34,6 +50,8 @@ struct relay_options {
     /// skipped after a burst that outgrew it (bulk keeps splicing from the
     /// first byte), used again after one it carried alone; 0: off.
     std::size_t splice_probe = 4096;
+    /// splice: told of every copy for want of a pipe (the server logs them); may be null.
+    pipe_shortage_handler on_pipe_shortage = nullptr;
 };
 
 struct relay_stats {

@@ -4,14 +4,19 @@
 #include "socks/server/log.hpp"
 #include "socks/server/task.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
+#include <string>
+#include <system_error>
 #include <thread>
 
 #include <asio/co_spawn.hpp>
 #include <asio/error.hpp>
 #include <asio/ip/v6_only.hpp>
 #include <asio/steady_timer.hpp>
+#include <fmt/core.h>
 
 namespace weir::server {
 namespace {
@@ -81,6 +86,52 @@ std::error_code port_in_use(asio::io_context& io, const tcp::endpoint& at) {
     return ec;
 }
 
+// The reason a burst was copied, for the log.
+std::string shortage_reason(const relay::pipe_shortage& s) {
+    using cause = relay::pipe_shortage::cause;
+    const std::string error = std::generic_category().message(s.error);
+    switch (s.why) {
+    case cause::budget:
+        return "all of --pipe-budget is in use";
+    case cause::open_failed:
+        return "no pipe could be opened: " + error;
+    case cause::size_refused:
+        if (s.error == EPERM)
+            return fmt::format("the kernel refused a {}-byte pipe: {}; an unprivileged user may "
+                               "not exceed fs.pipe-max-size per pipe, nor "
+                               "fs.pipe-user-pages-soft pages in all: lower --pipe-size or "
+                               "--pipe-budget",
+                               s.pipe_size, error);
+        return fmt::format("the kernel refused a {}-byte pipe: {}", s.pipe_size, error);
+    }
+    return "unknown";
+}
+
+/// Steady-clock seconds of the last line; far enough back that the first is logged at once.
+std::atomic<std::int64_t> last_shortage_log{-1'000'000};
+std::atomic<std::uint64_t> shortages_unlogged{0};
+std::atomic<std::uint64_t> shortages_total{0};
+
+// Splice relays that copied for want of a pipe: one log line at once, then at
+// most one a minute. Copying keeps the bytes moving at a higher CPU cost; the
+// line says why, so that the budget or the kernel's limits can be fixed.
+void note_pipe_shortage(const relay::pipe_shortage& shortage) noexcept {
+    shortages_unlogged.fetch_add(1, std::memory_order_relaxed);
+    shortages_total.fetch_add(1, std::memory_order_relaxed);
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+    auto last = last_shortage_log.load(std::memory_order_relaxed);
+    if (now - last < 60 || !last_shortage_log.compare_exchange_strong(last, now)) return;
+    try {
+        log::warn("splice: no pipe to be had {} time(s), so the bytes were copied (latest: {}); "
+                  "{} since start",
+                  shortages_unlogged.exchange(0), shortage_reason(shortage),
+                  shortages_total.load());
+    } catch (...) { // out of memory for the line: the count carries over
+    }
+}
+
 } // namespace
 
 server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
@@ -96,6 +147,7 @@ server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
            verifier_.get(),
            cfg_.throttle_logins ? &throttle_ : nullptr,
            access_} {
+    cfg_.relay.on_pipe_shortage = note_pipe_shortage;
     const auto n = thread_count(cfg_.threads);
     for (std::size_t i = 0; i < n; ++i) {
         contexts_.push_back(std::make_unique<asio::io_context>(1));

@@ -5,6 +5,7 @@ import os
 import pwd
 import signal
 import socket
+import threading
 import unittest
 
 import harness
@@ -158,6 +159,39 @@ class RunAs(unittest.TestCase):
         self.assertEqual(ids["Uid"], [str(nobody.pw_uid)] * 4)
         self.assertEqual(ids["Gid"], [str(nobody.pw_gid)] * 4)
         self.assertTrue(echoes(socks5_session(weir.port("socks"))))
+
+    def test_run_as_nobody_copies_when_the_kernel_refuses_pipes(self):
+        """As nobody, a pipe over fs.pipe-max-size is refused (EPERM): the splice relay
+        copies every byte instead, and one warning says why and what to change."""
+        if os.getuid() != 0:
+            self.fail("this test needs root (CI and make test run as root)")
+        with open("/proc/sys/fs/pipe-max-size") as f:
+            too_big = 2 * int(f.read())
+        weir = harness.Weir(["socks://127.0.0.1:0"], relay="splice",
+                            extra=["--run-as", "nobody", "--pipe-size", str(too_big)])
+        self.addCleanup(weir.stop)
+        data = os.urandom(1024 * 1024)
+        s = socks5_session(weir.port("socks"))
+
+        def send_all():
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send_all)
+        sender.start()
+        echoed = harness.recv_all(s)
+        sender.join()
+        s.close()
+        self.assertEqual(len(echoed), len(data))
+        self.assertEqual(harness.sha256(echoed), harness.sha256(data))
+        session = weir.sessions(result="succeeded")[0]
+        self.assertEqual((session["relay"], session["up"], session["down"]),
+                         ("copy", str(len(data)), str(len(data))))
+        line = weir.wait_for_lines(harness.re.compile(r" warn splice: no pipe to be had"))[0]
+        self.assertIn(f"(latest: the kernel refused a {too_big}-byte pipe: Operation not "
+                      "permitted; an unprivileged user may not exceed fs.pipe-max-size per pipe, "
+                      "nor fs.pipe-user-pages-soft pages in all: lower --pipe-size or "
+                      "--pipe-budget); 1 since start", line.string)
 
     def test_run_as_unknown_user(self):
         """An unknown --run-as user is a start-up error (exit 2), nothing listening."""

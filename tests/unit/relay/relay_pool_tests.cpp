@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
+#include <new>
 #include <optional>
 #include <poll.h>
 #include <sys/socket.h>
@@ -70,6 +71,15 @@ asio::awaitable<void> exchange(tcp::socket& from, tcp::socket& to, std::uint64_t
     read_result in;
     co_await read_to_end(to, in);
     ok = !in.error && in.data == out;
+}
+
+/// What on_pipe_shortage was told, on this (the only) thread.
+std::vector<pipe_shortage> shortages;
+void record_shortage(const pipe_shortage& s) noexcept {
+    try {
+        shortages.push_back(s);
+    } catch (const std::bad_alloc&) {
+    }
 }
 
 /// Waits, without holding the thread, until `ready()` is true.
@@ -193,6 +203,8 @@ TEST_CASE("with the pipe budget spent, a direction copies instead, byte for byte
     auto options = options_for(relay_impl::splice);
     options.pipe_size = 64 * 1024;
     options.pipe_budget = 64 * 1024; // one pipe in the whole process
+    options.on_pipe_shortage = record_shortage;
+    shortages.clear();
     trim_local_pools();
     const auto before = local_pool_stats();
     relay_harness h;
@@ -216,6 +228,13 @@ TEST_CASE("with the pipe budget spent, a direction copies instead, byte for byte
     CHECK(after.pipes_made - before.pipes_made == 1);
     CHECK(after.copy_fallbacks > before.copy_fallbacks);
     CHECK(h.fds_after == h.fds_before);
+    // Each copy was told, with its cause.
+    REQUIRE(shortages.size() == after.copy_fallbacks - before.copy_fallbacks);
+    for (const auto& s : shortages) {
+        CHECK(s.why == pipe_shortage::cause::budget);
+        CHECK(s.error == 0);
+        CHECK(s.pipe_size == 64 * 1024);
+    }
 }
 
 TEST_CASE("with a probe, small exchanges never take a pipe and bulk still splices",

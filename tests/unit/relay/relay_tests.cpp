@@ -1,6 +1,7 @@
 #include "relay_harness.hpp"
 #include "socks/relay/relay.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <fcntl.h>
 #include <signal.h>
@@ -234,14 +235,28 @@ TEST_CASE("without pipes a splice relay copies instead", "[relay][fallback]") {
     read_result at_target;
     h.spawn(talk_then_listen(h.client, up, at_client));
     h.spawn(listen_then_answer(h.target, down, at_target));
+    static int told = 0;
+    static pipe_shortage last;
+    told = 0;
+    auto options = options_for(relay_impl::splice, false);
+    options.on_pipe_shortage = [](const pipe_shortage& s) noexcept {
+        ++told;
+        last = s;
+    };
+    trim_local_pools(); // no spare pipe, and no refusal remembered
     {
         const fd_limit_guard no_new_fds;
-        h.start_relay(relay_impl::splice, options_for(relay_impl::splice, false));
+        h.start_relay(relay_impl::splice, options);
         REQUIRE(h.run());
     }
 
     REQUIRE(h.stats);
     CHECK_FALSE(h.stats->spliced);
+    // The whole relay copied, and said why once: pipe2 failed.
+    CHECK(told == 1);
+    CHECK(last.why == pipe_shortage::cause::open_failed);
+    CHECK(last.error == EMFILE);
+    CHECK(last.pipe_size == options.pipe_size);
     CHECK(h.fds_after == h.fds_before);
     CHECK_FALSE(h.stats->error);
     CHECK(h.stats->client_to_target == up.size());
