@@ -63,14 +63,6 @@ std::optional<pipe_fds> pipe_pool::take(const relay_options& options) {
     return make(options);
 }
 
-bool pipe_pool::ready(const relay_options& options) {
-    if (!spares_.empty()) return true;
-    const auto made = make(options);
-    if (!made) return false;
-    give_back(*made, std::max<std::size_t>(options.spare_pipes, 1));
-    return true;
-}
-
 void pipe_pool::count_fallback(const relay_options& options) noexcept {
     ++fallbacks_;
     if (options.on_pipe_shortage) options.on_pipe_shortage(last_shortage_);

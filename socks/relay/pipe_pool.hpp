@@ -32,8 +32,6 @@ public:
     /// An empty pipe of options.pipe_size bytes, spare or new; none when the
     /// budget is spent or the kernel refuses (then no new one is tried for a while).
     std::optional<pipe_fds> take(const relay_options& options);
-    /// Whether take() would give a pipe now; makes a spare when there is none.
-    bool ready(const relay_options& options);
     /// Keeps an empty pipe for reuse, or closes it when `max_spares` are kept.
     void give_back(const pipe_fds& pipe, std::size_t max_spares) noexcept;
     /// Closes a pipe (one that still holds bytes cannot be reused).

@@ -16,7 +16,8 @@ namespace weir::relay {
 /// once everything before it was delivered), an error, the idle timeout, or a
 /// cancellation through the handler's cancellation slot. Then closes both
 /// sockets and completes with void(relay_stats), on the sockets' thread.
-/// Splices when asked and a pipe can be had, copies otherwise. Never fails
+/// Splices when asked, a burst at a time: a burst that finds no pipe to be
+/// had (budget spent, kernel refusal) is copied, the next tries again. Never fails
 /// for network errors (they are in the stats).
 ///
 /// The relay is handler-driven: an idle one costs its own small state, two
@@ -41,7 +42,7 @@ struct pool_stats {
     std::size_t spare_pipes = 0;    ///< empty pipes kept for reuse
     std::size_t pipes_made = 0;     ///< pipes this thread created
     std::size_t pipes_reused = 0;   ///< pipes handed out from the spares
-    std::size_t copy_fallbacks = 0; ///< splice bursts (or whole relays) copied for want of a pipe
+    std::size_t copy_fallbacks = 0; ///< splice bursts that copied for want of a pipe
     std::size_t spare_buffers = 0;  ///< buffers kept for reuse
     std::size_t buffers_made = 0;   ///< buffers this thread allocated
     std::size_t pipe_bytes = 0;     ///< pipe capacity open in the whole process

@@ -34,14 +34,11 @@ bool make_non_blocking(tcp_socket& socket) {
     return !ec;
 }
 
-/// Splice when asked and a pipe can be had now (Go's handled=false: otherwise
-/// the same engine copies, through recv/send with MSG_DONTWAIT).
+/// Splice when asked (otherwise the same engine copies, through recv/send with
+/// MSG_DONTWAIT). Pipes are taken burst by burst: a burst that finds none to
+/// be had copies, and the next one tries again.
 bool can_splice(tcp_socket& client, tcp_socket& target, const relay_options& options) {
     if (options.kind != relay_kind::splice) return false;
-    if (!pipe_pool::local().ready(options)) {
-        pipe_pool::local().count_fallback(options);
-        return false;
-    }
     ignore_sigpipe_once();
     return make_non_blocking(client) && make_non_blocking(target);
 }

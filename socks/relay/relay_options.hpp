@@ -28,8 +28,8 @@ struct pipe_shortage {
     std::size_t pipe_size = 0; ///< the capacity asked for
 };
 
-/// Told, on the relay's thread, each time a splice relay copies a burst (or a
-/// whole relay) because no pipe could be had; it must be cheap and not throw.
+/// Told, on the relay's thread, each time a splice relay copies a burst
+/// because no pipe could be had; it must be cheap and not throw.
 using pipe_shortage_handler = void (*)(const pipe_shortage&) noexcept;
 
 /// A direction holds a pipe (splice) or a buffer (copy) only while its bytes
@@ -59,7 +59,7 @@ struct relay_stats {
     std::uint64_t target_to_client = 0;
     std::error_code error;     ///< first error that ended the relay (EOF both ways is not one)
     bool idle_timeout = false; ///< ended because both directions were idle too long
-    bool spliced = false;      ///< the splice relay ran (false: the copy relay did)
+    bool spliced = false;      ///< the splice relay ran (its bursts copy when no pipe is free)
 };
 
 } // namespace weir::relay

@@ -162,7 +162,7 @@ class RunAs(unittest.TestCase):
 
     def test_run_as_nobody_copies_when_the_kernel_refuses_pipes(self):
         """As nobody, a pipe over fs.pipe-max-size is refused (EPERM): the splice relay
-        copies every byte instead, and one warning says why and what to change."""
+        copies every burst instead, and one warning says why and what to change."""
         if os.getuid() != 0:
             self.fail("this test needs root (CI and make test run as root)")
         with open("/proc/sys/fs/pipe-max-size") as f:
@@ -186,7 +186,7 @@ class RunAs(unittest.TestCase):
         self.assertEqual(harness.sha256(echoed), harness.sha256(data))
         session = weir.sessions(result="succeeded")[0]
         self.assertEqual((session["relay"], session["up"], session["down"]),
-                         ("copy", str(len(data)), str(len(data))))
+                         ("splice", str(len(data)), str(len(data))))
         line = weir.wait_for_lines(harness.re.compile(r" warn splice: no pipe to be had"))[0]
         self.assertIn(f"(latest: the kernel refused a {too_big}-byte pipe: Operation not "
                       "permitted; an unprivileged user may not exceed fs.pipe-max-size per pipe, "
