@@ -98,4 +98,15 @@ std::string printable(std::string_view text) {
     }
     return out;
 }
+std::optional<tally::line> tally::count(std::chrono::steady_clock::time_point at) noexcept {
+    unlogged_.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t total = total_.fetch_add(1, std::memory_order_relaxed) + 1;
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count();
+    auto last = last_line_.load(std::memory_order_relaxed);
+    if (last != never && now - last < interval_) return std::nullopt;
+    if (!last_line_.compare_exchange_strong(last, now)) return std::nullopt; // another thread logs
+    return line{unlogged_.exchange(0), total};
+}
+
 } // namespace weir::log

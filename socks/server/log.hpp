@@ -1,5 +1,10 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,6 +45,30 @@ void error(fmt::format_string<Args...> f, Args&&... args) {
 } // namespace weir::log
 
 namespace weir::log {
+
+/// Counts events that are logged in summary: a line at the first, then at
+/// most one per interval, each with the count since the line before and in
+/// all. Safe from any thread; one caller gets each line.
+class tally {
+public:
+    struct line {
+        std::uint64_t since_last = 0; ///< events since the last line, this one included
+        std::uint64_t total = 0;      ///< events since start
+    };
+    explicit tally(std::chrono::seconds interval) noexcept
+        : interval_(interval.count()) {}
+    /// Counts one event; the counts when a line is due now.
+    std::optional<line> count() noexcept { return count(std::chrono::steady_clock::now()); }
+    std::optional<line> count(std::chrono::steady_clock::time_point now) noexcept;
+
+private:
+    static constexpr std::int64_t never = std::numeric_limits<std::int64_t>::min();
+    const std::int64_t interval_;
+    std::atomic<std::int64_t> last_line_{never}; ///< steady-clock seconds
+    std::atomic<std::uint64_t> unlogged_{0};
+    std::atomic<std::uint64_t> total_{0};
+};
+
 /// Makes untrusted text safe for one log line: bytes outside printable ASCII,
 /// spaces and backslashes become \xNN.
 std::string printable(std::string_view text);

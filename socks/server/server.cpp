@@ -107,28 +107,19 @@ std::string shortage_reason(const relay::pipe_shortage& s) {
     return "unknown";
 }
 
-/// Steady-clock seconds of the last line; far enough back that the first is logged at once.
-std::atomic<std::int64_t> last_shortage_log{-1'000'000};
-std::atomic<std::uint64_t> shortages_unlogged{0};
-std::atomic<std::uint64_t> shortages_total{0};
+log::tally pipe_shortages{std::chrono::minutes(1)};
 
 // Splice relays that copied for want of a pipe: one log line at once, then at
 // most one a minute. Copying keeps the bytes moving at a higher CPU cost; the
 // line says why, so that the budget or the kernel's limits can be fixed.
 void note_pipe_shortage(const relay::pipe_shortage& shortage) noexcept {
-    shortages_unlogged.fetch_add(1, std::memory_order_relaxed);
-    shortages_total.fetch_add(1, std::memory_order_relaxed);
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::steady_clock::now().time_since_epoch())
-                         .count();
-    auto last = last_shortage_log.load(std::memory_order_relaxed);
-    if (now - last < 60 || !last_shortage_log.compare_exchange_strong(last, now)) return;
+    const auto line = pipe_shortages.count();
+    if (!line) return;
     try {
         log::warn("splice: no pipe to be had {} time(s), so the bytes were copied (latest: {}); "
                   "{} since start",
-                  shortages_unlogged.exchange(0), shortage_reason(shortage),
-                  shortages_total.load());
-    } catch (...) { // out of memory for the line: the count carries over
+                  line->since_last, shortage_reason(shortage), line->total);
+    } catch (...) { // out of memory for the line: skipped, the total still counts them
     }
 }
 
@@ -265,15 +256,9 @@ std::optional<accepted> server::admit(relay::tcp_socket socket, const tcp::endpo
 
 // Counts a refused connection; logs at most one line per 10 seconds.
 void server::note_refusal(const listener& l, std::string_view why) {
-    refusals_unlogged_.fetch_add(1, std::memory_order_relaxed);
-    refused_total_.fetch_add(1, std::memory_order_relaxed);
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::steady_clock::now().time_since_epoch())
-                         .count();
-    auto last = last_refusal_log_.load(std::memory_order_relaxed);
-    if (now - last < 10 || !last_refusal_log_.compare_exchange_strong(last, now)) return;
-    log::warn("refused {} connection(s) on {} (latest: {}); {} refused since start",
-              refusals_unlogged_.exchange(0), l.info.url, why, refused_total_.load());
+    if (const auto line = refusals_.count())
+        log::warn("refused {} connection(s) on {} (latest: {}); {} refused since start",
+                  line->since_last, l.info.url, why, line->total);
 }
 
 void server::run() {

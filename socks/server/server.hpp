@@ -3,6 +3,7 @@
 #include "auth/verifier.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/config.hpp"
+#include "socks/server/log.hpp"
 #include "socks/server/offload_pool.hpp"
 #include "socks/server/session.hpp"
 #include "socks/server/task.hpp"
@@ -81,9 +82,7 @@ private:
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::atomic<bool> stopped_{false};
-    std::atomic<std::int64_t> last_refusal_log_{0}; ///< steady-clock seconds
-    std::atomic<std::uint64_t> refusals_unlogged_{0};
-    std::atomic<std::uint64_t> refused_total_{0};
+    log::tally refusals_{std::chrono::seconds(10)};
 };
 
 } // namespace weir::server

@@ -82,6 +82,18 @@ void record_shortage(const pipe_shortage& s) noexcept {
     }
 }
 
+/// Options for a process allowed one 64 KiB pipe, every shortage recorded
+/// in `shortages`; the thread's spare pipes closed.
+relay_options one_pipe_budget() {
+    auto options = options_for(relay_impl::splice);
+    options.pipe_size = 64 * 1024;
+    options.pipe_budget = 64 * 1024;
+    options.on_pipe_shortage = record_shortage;
+    shortages.clear();
+    trim_local_pools();
+    return options;
+}
+
 /// Waits, without holding the thread, until `ready()` is true.
 template <typename Predicate>
 asio::awaitable<void> wait_until(Predicate ready) {
@@ -200,12 +212,7 @@ TEST_CASE("with the pipe budget spent, a direction copies instead, byte for byte
           "[relay][pool][budget]") {
     const bytes up = random_bytes(4 << 20, 13);
     const bytes down = random_bytes(1 << 20, 14);
-    auto options = options_for(relay_impl::splice);
-    options.pipe_size = 64 * 1024;
-    options.pipe_budget = 64 * 1024; // one pipe in the whole process
-    options.on_pipe_shortage = record_shortage;
-    shortages.clear();
-    trim_local_pools();
+    const auto options = one_pipe_budget();
     const auto before = local_pool_stats();
     relay_harness h;
     h.target.set_option(asio::socket_base::receive_buffer_size(16 * 1024));
@@ -260,12 +267,7 @@ TEST_CASE("a relay that began with no pipe to be had splices once one is free",
           "[relay][pool][budget]") {
     const bytes first = random_bytes(1 << 20, 21);
     const bytes second = random_bytes(1 << 20, 22);
-    auto options = options_for(relay_impl::splice);
-    options.pipe_size = 64 * 1024;
-    options.pipe_budget = 64 * 1024; // one pipe in the whole process
-    options.on_pipe_shortage = record_shortage;
-    shortages.clear();
-    trim_local_pools();
+    const auto options = one_pipe_budget();
     // The budget's only pipe, held here while the relay starts and the first megabyte moves.
     const auto held = detail::pipe_pool::local().take(options);
     REQUIRE(held);
