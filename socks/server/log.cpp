@@ -98,6 +98,7 @@ std::string printable(std::string_view text) {
     }
     return out;
 }
+
 std::optional<tally::line> tally::count(std::chrono::steady_clock::time_point at) noexcept {
     unlogged_.fetch_add(1, std::memory_order_relaxed);
     const std::uint64_t total = total_.fetch_add(1, std::memory_order_relaxed) + 1;

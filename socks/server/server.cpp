@@ -4,10 +4,8 @@
 #include "socks/server/log.hpp"
 #include "socks/server/task.hpp"
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdint>
 #include <string>
 #include <system_error>
 #include <thread>
