@@ -185,16 +185,21 @@ middle_of() {
         sed -n "$((($(wc -l <"$1") + 1) / 2))p"
 }
 
-# The median, over rounds, of how many percent fewer cycles a proxy completed
-# with auth (file $2) than without it just before (file $1): paired, so a slow
-# spell of the machine falls on both halves of a pair.
+# How many percent fewer cycles a proxy completed with auth (file $2) than
+# without it just before (file $1), per round: paired, so a slow spell of the
+# machine falls on both halves of a pair. Prints result fields: the median
+# over rounds, and the lowest and highest of them (the spread is the point:
+# from run to run the figure moves by several points for every proxy).
 auth_cost() {
     awk 'function rate(   i) { for (i = 1; i <= NF; i++) if (index($i, "cycles_per_s=") == 1)
              return substr($i, 14) + 0; return 0 }
          FNR == NR { base[FNR] = rate(); next }
          base[FNR] > 0 && rate() > 0 { printf "%.1f\n", 100 * (1 - rate() / base[FNR]) }' "$1" "$2" |
-        sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
-                         else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+        sort -g | awk '{ v[NR] = $1 } END {
+            if (NR == 0) { print "auth_cost_pct=-"; exit }
+            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "auth_cost_pct=%.1f auth_cost_low=%.1f auth_cost_high=%.1f auth_cost_pairs=%d\n",
+                   m, v[1], v[NR], NR }'
 }
 
 # Appends the median of column $1's runs of row $2 (by the row's main figure)
@@ -213,7 +218,7 @@ keep_median() {
     esac
     if [[ $2 == cycles-auth ]]; then
         middle_of "$file" "$key" | cut -d' ' -f2- |
-            sed "s/\$/ auth_cost_pct=$(auth_cost "$work/runs/$1.cycles-auth-base" "$file")/" \
+            sed "s/\$/ $(auth_cost "$work/runs/$1.cycles-auth-base" "$file")/" \
                 >>"$results"
     elif [[ $2 == latency ]]; then
         p99=$(middle_of "$file" p99_us | cut -d' ' -f1)

@@ -31,8 +31,12 @@ function cell(col, row, base, kind,    x, out, rc) {
         else
             out = out sprintf(" p50 %.1f p99 %.1f ms, ", get(col, row, "p50_ms"), get(col, row, "p99_ms"))
         out = out cpu(col, row)
-        if (get(col, row, "auth_cost_pct") ~ /^-?[0-9.]+$/)
+        if (get(col, row, "auth_cost_pct") ~ /^-?[0-9.]+$/) {
             out = out sprintf(", %.1f%% fewer than without auth", get(col, row, "auth_cost_pct"))
+            if (get(col, row, "auth_cost_pairs") + 0 > 1)
+                out = out sprintf(" (%.1f to %.1f in %d pairs)", get(col, row, "auth_cost_low"),
+                                  get(col, row, "auth_cost_high"), get(col, row, "auth_cost_pairs"))
+        }
         if (get(col, row, "errors") + 0 > 0) out = out ", " get(col, row, "errors") " errors"
     } else if (kind == "latency") {
         x = get(col, row, "p50_us")
