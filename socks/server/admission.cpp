@@ -12,13 +12,10 @@ refusal admission::admit(std::string_view client, ticket& out) {
     if (limits_.handshakes != 0 && handshakes_.load() >= limits_.handshakes)
         return refusal::handshakes;
     std::string key(client);
-    {
+    if (limits_.per_client != 0) { // unlimited: no count kept, no lock taken
         std::lock_guard lock(mutex_);
         auto& n = per_client_[key];
-        if (limits_.per_client != 0 && n >= limits_.per_client) {
-            if (n == 0) per_client_.erase(key);
-            return refusal::client_sessions;
-        }
+        if (n >= limits_.per_client) return refusal::client_sessions; // n > 0: the entry was there
         ++n;
     }
     sessions_.fetch_add(1);
@@ -30,6 +27,7 @@ refusal admission::admit(std::string_view client, ticket& out) {
 void admission::leave(const std::string& client, bool in_handshake) {
     if (in_handshake) handshakes_.fetch_sub(1);
     sessions_.fetch_sub(1);
+    if (limits_.per_client == 0) return;
     std::lock_guard lock(mutex_);
     const auto it = per_client_.find(client);
     if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);

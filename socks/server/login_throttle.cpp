@@ -8,6 +8,7 @@ login_throttle::login_throttle(options opts)
     : opts_(opts) {}
 
 bool login_throttle::blocked(std::string_view client, clock::time_point now) {
+    if (records_held_.load(std::memory_order_acquire) == 0) return false;
     std::lock_guard lock(mutex_);
     const auto it = records_.find(std::string(client));
     return it != records_.end() && now < it->second.blocked_until;
@@ -19,6 +20,7 @@ std::chrono::milliseconds login_throttle::failed(std::string_view client, clock:
     if (it == records_.end()) {
         if (records_.size() >= opts_.capacity) make_room(now);
         it = records_.emplace(std::string(client), record{}).first;
+        count_records();
     }
     auto& r = it->second;
     if (now - r.last > opts_.forget_after) r.failures = 0;
@@ -32,9 +34,13 @@ std::chrono::milliseconds login_throttle::failed(std::string_view client, clock:
 }
 
 void login_throttle::succeeded(std::string_view client) {
+    if (records_held_.load(std::memory_order_acquire) == 0) return;
     std::lock_guard lock(mutex_);
     if (const auto it = records_.find(std::string(client)); it != records_.end())
-        if (it->second.blocked_until <= it->second.last) records_.erase(it);
+        if (it->second.blocked_until <= it->second.last) {
+            records_.erase(it);
+            count_records();
+        }
 }
 
 std::size_t login_throttle::size() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -49,9 +50,17 @@ private:
     };
     void make_room(clock::time_point now);
 
+    void count_records() noexcept {
+        records_held_.store(records_.size(), std::memory_order_release);
+    }
+
     options opts_;
     std::mutex mutex_;
     std::unordered_map<std::string, record> records_;
+    /// records_.size(), readable without the lock: with no failed login on
+    /// record (the usual case) a connection's check and a success touch no
+    /// memory another thread writes.
+    std::atomic<std::size_t> records_held_{0};
 };
 
 } // namespace weir::server

@@ -3,6 +3,7 @@
 #include "socks/server/session.hpp"
 
 #include <chrono>
+#include <vector>
 
 #include <asio/ip/address.hpp>
 #include <catch2/catch.hpp>
@@ -41,6 +42,19 @@ TEST_CASE("admission: handshake places are freed when the handshake ends", "[lim
     CHECK(a.sessions() == 2);
 }
 
+TEST_CASE("admission: without a per-client limit one client may hold any number", "[limits]") {
+    admission a({0, 0, 0});
+    std::vector<admission::ticket> tickets(1000);
+    for (auto& t : tickets)
+        REQUIRE(a.admit("10.0.0.1", t) == refusal::none);
+    CHECK(a.sessions() == 1000);
+    CHECK(a.handshakes() == 1000);
+    CHECK(tickets.front().client() == "10.0.0.1");
+    tickets.clear();
+    CHECK(a.sessions() == 0);
+    CHECK(a.handshakes() == 0);
+}
+
 TEST_CASE("login_throttle: free failures, growing delay, block, success clears", "[throttle]") {
     login_throttle::options o;
     o.free_failures = 2;
@@ -50,6 +64,9 @@ TEST_CASE("login_throttle: free failures, growing delay, block, success clears",
     o.block_for = 60s;
     login_throttle t(o);
     const auto t0 = login_throttle::clock::now();
+    CHECK_FALSE(t.blocked("a", t0)); // nothing on record
+    t.succeeded("a");
+    CHECK(t.size() == 0);
     CHECK(t.failed("a", t0) == 0ms);
     CHECK(t.failed("a", t0) == 0ms);
     CHECK(t.failed("a", t0) == 100ms);
