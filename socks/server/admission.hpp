@@ -62,8 +62,8 @@ private:
     std::atomic<std::size_t> sessions_{0};
     std::atomic<std::size_t> handshakes_{0};
     std::mutex mutex_;
-    std::unordered_map<std::string, std::size_t>
-        per_client_; ///< kept only under a per-client limit
+    /// Sessions per client, kept only under a per-client limit.
+    std::unordered_map<std::string, std::size_t> per_client_;
 };
 
 } // namespace weir::server
