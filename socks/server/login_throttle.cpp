@@ -10,6 +10,11 @@ login_throttle::login_throttle(options opts)
 bool login_throttle::blocked(std::string_view client, clock::time_point now) {
     if (records_held_.load(std::memory_order_acquire) == 0) return false;
     std::lock_guard lock(mutex_);
+    if (now >= next_sweep_) { // quiet records go, so that checks skip the lock again
+        forget_quiet(now);
+        next_sweep_ = now + sweep_every;
+        count_records();
+    }
     const auto it = records_.find(std::string(client));
     return it != records_.end() && now < it->second.blocked_until;
 }
@@ -48,12 +53,17 @@ std::size_t login_throttle::size() {
     return records_.size();
 }
 
-// Forget quiet clients; if none are quiet, forget the one quiet the longest.
-// Blocked clients are kept while another victim exists.
-void login_throttle::make_room(clock::time_point now) {
+// Clients quiet for forget_after, and not blocked, have nothing left to remember.
+void login_throttle::forget_quiet(clock::time_point now) {
     std::erase_if(records_, [&](const auto& kv) {
         return now - kv.second.last > opts_.forget_after && now >= kv.second.blocked_until;
     });
+}
+
+// Forget quiet clients; if none are quiet, forget the one quiet the longest.
+// Blocked clients are kept while another victim exists.
+void login_throttle::make_room(clock::time_point now) {
+    forget_quiet(now);
     if (records_.size() < opts_.capacity) return;
     const auto oldest = std::min_element(records_.begin(), records_.end(), [](auto& a, auto& b) {
         return a.second.last < b.second.last;

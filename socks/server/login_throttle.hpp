@@ -48,6 +48,7 @@ private:
         clock::time_point last{};
         clock::time_point blocked_until{};
     };
+    void forget_quiet(clock::time_point now);
     void make_room(clock::time_point now);
 
     void count_records() noexcept {
@@ -57,6 +58,9 @@ private:
     options opts_;
     std::mutex mutex_;
     std::unordered_map<std::string, record> records_;
+    /// A connection's check first drops quiet records, at most this often.
+    static constexpr std::chrono::seconds sweep_every{60};
+    clock::time_point next_sweep_{};
     /// records_.size(), readable without the lock: with no failed login on
     /// record (the usual case) a connection's check and a success touch no
     /// memory another thread writes.

@@ -98,6 +98,28 @@ TEST_CASE("login_throttle: quiet clients are forgotten, memory is bounded", "[th
     CHECK(t.size() <= 100);
 }
 
+TEST_CASE("login_throttle: connection checks drop quiet records, never a block", "[throttle]") {
+    login_throttle::options o;
+    o.block_after = 2;
+    o.block_for = 600s;
+    o.forget_after = 60s;
+    login_throttle t(o);
+    const auto t0 = login_throttle::clock::now();
+    t.failed("quiet", t0);
+    t.failed("blocked", t0);
+    t.failed("blocked", t0);
+    CHECK(t.size() == 2);
+    CHECK_FALSE(t.blocked("other", t0 + 30s)); // a sweep: nobody quiet for 60 s yet
+    CHECK(t.size() == 2);
+    CHECK_FALSE(t.blocked("other", t0 + 80s)); // within a minute of the last sweep: none
+    CHECK(t.size() == 2);
+    CHECK(t.blocked("blocked", t0 + 91s)); // a sweep: "quiet" goes, "blocked" stays
+    CHECK(t.size() == 1);
+    CHECK_FALSE(t.blocked("blocked", t0 + 601s)); // its block is over
+    CHECK(t.size() == 0);                         // and it is forgotten in the same sweep
+    CHECK_FALSE(t.blocked("quiet", t0 + 700s));
+}
+
 TEST_CASE("client keys: IPv4 address, IPv6 /64, mapped IPv4 as IPv4", "[limits]") {
     CHECK(client_key(asio::ip::make_address("192.0.2.7")) == "192.0.2.7");
     CHECK(client_key(asio::ip::make_address("2001:db8:1:2:3:4:5:6")) == "2001:db8:1:2::/64");
