@@ -10,7 +10,8 @@
 # (rounds per figure, the median kept: 3; a round runs every column in turn),
 # LATENCY_REPEAT (rounds of the ping-pong and one-client rows, 5: where the
 # scheduler puts a lone connection's threads moves them by 10% run to run),
-# IDLE_SESSIONS (9500), PROXIES (default: reference weir-splice weir-copy microsocks
+# AUTH_REPEAT (pairs of the user/pass row, 5: a single pair's auth cost moves
+# by several points, for every proxy), IDLE_SESSIONS (9500), PROXIES (default: reference weir-splice weir-copy microsocks
 # dante hev), ROWS (default: every row, tput-1-up tput-1-down tput-1-both tput-8-up
 # tput-8-down tput-8-both cycles cycles-pipe cycles-auth cycles-1 latency idle),
 # HEV_SOCKS5_SERVER (path to a hev-socks5-server binary built outside this
@@ -42,6 +43,7 @@ fi
 duration=${DURATION:-2}
 repeat=${REPEAT:-3}
 latency_repeat=${LATENCY_REPEAT:-5}
+auth_repeat=${AUTH_REPEAT:-5}
 warmup=${WARMUP:-0.5}
 idle_sessions=${IDLE_SESSIONS:-9500}
 proxies=${PROXIES:-reference weir-splice weir-copy microsocks dante hev}
@@ -280,6 +282,7 @@ for row in "${rows[@]}"; do
     [[ $row != idle ]] || continue # below, one proxy at a time
     rounds=$repeat
     [[ $row != latency && $row != cycles-1 ]] || rounds=$latency_repeat
+    [[ $row != cycles-auth ]] || rounds=$auth_repeat
     for ((round = 1; round <= rounds; round++)); do
         echo "$row, round $round of $rounds:" >&2
         for col in "${columns[@]}"; do run_row "$col" "$row"; done
@@ -302,7 +305,8 @@ for name in "${columns_idle[@]}"; do
 done
 
 echo "weir_loadgen: $(nproc) cores, Linux $(uname -r), median of $repeat interleaved rounds" \
-    "($latency_repeat for ping-pong and one client) of ${duration} s measured after ${warmup} s" \
+    "($latency_repeat for ping-pong and one client, $auth_repeat user/pass pairs) of ${duration} s" \
+    "measured after ${warmup} s" \
     "warm-up, netns=$WEIR_BENCH_NETNS, $(date -u +%FT%TZ)"
 echo
 awk -v columns="${columns[*]}" -f "$root/bench/table.awk" "$results"
