@@ -11,9 +11,10 @@
 # LATENCY_REPEAT (rounds of the ping-pong and one-client rows, 5: where the
 # scheduler puts a lone connection's threads moves them by 10% run to run),
 # AUTH_REPEAT (pairs of the user/pass row, 5: a single pair's auth cost moves
-# by several points, for every proxy), IDLE_SESSIONS (9500), PROXIES (default: reference weir-splice weir-copy microsocks
-# dante hev), ROWS (default: every row, tput-1-up tput-1-down tput-1-both tput-8-up
-# tput-8-down tput-8-both cycles cycles-pipe cycles-auth cycles-1 latency idle),
+# by several points, for every proxy), IDLE_SESSIONS (9500), PROXIES (default:
+# reference weir-splice weir-copy microsocks dante hev), ROWS (default: every
+# row, tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both
+# cycles cycles-pipe cycles-auth cycles-1 latency idle),
 # HEV_SOCKS5_SERVER (path to a hev-socks5-server binary built outside this
 # repository; the hev column is measured only when it is set).
 # Everything runs in a private network namespace (unshare -n) when it can, so

@@ -47,6 +47,10 @@ asio::awaitable<void> read_to_end(tcp::socket& socket, read_result& into);
 asio::awaitable<void> talk_then_listen(tcp::socket& socket, const bytes& data, read_result& into);
 /// Reads until EOF, then answers `data` and closes.
 asio::awaitable<void> listen_then_answer(tcp::socket& socket, const bytes& data, read_result& into);
+/// What relay_options::on_pipe_shortage was told, when set to record_shortage
+/// (relays run on the test's thread; clear it before a test).
+extern std::vector<pipe_shortage> shortages;
+void record_shortage(const pipe_shortage& s) noexcept;
 /// Compared outside CHECK, which would print megabytes on a mismatch.
 bool same_bytes(const bytes& got, const bytes& expected);
 /// Closes with SO_LINGER 0, so that the peer gets a reset.

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
-#include <new>
 #include <optional>
 #include <poll.h>
 #include <sys/socket.h>
@@ -71,15 +70,6 @@ asio::awaitable<void> exchange(tcp::socket& from, tcp::socket& to, std::uint64_t
     read_result in;
     co_await read_to_end(to, in);
     ok = !in.error && in.data == out;
-}
-
-/// What on_pipe_shortage was told, on this (the only) thread.
-std::vector<pipe_shortage> shortages;
-void record_shortage(const pipe_shortage& s) noexcept {
-    try {
-        shortages.push_back(s);
-    } catch (const std::bad_alloc&) {
-    }
 }
 
 /// Options for a process allowed one 64 KiB pipe, every shortage recorded

@@ -4,10 +4,8 @@
 #include <cerrno>
 #include <chrono>
 #include <fcntl.h>
-#include <new>
 #include <signal.h>
 #include <sys/socket.h>
-#include <vector>
 
 #include <asio/buffer.hpp>
 #include <asio/error.hpp>
@@ -237,15 +235,9 @@ TEST_CASE("without pipes a splice relay copies instead", "[relay][fallback]") {
     read_result at_target;
     h.spawn(talk_then_listen(h.client, up, at_client));
     h.spawn(listen_then_answer(h.target, down, at_target));
-    static std::vector<pipe_shortage> told;
-    told.clear();
+    shortages.clear();
     auto options = options_for(relay_impl::splice, false);
-    options.on_pipe_shortage = [](const pipe_shortage& s) noexcept {
-        try {
-            told.push_back(s);
-        } catch (const std::bad_alloc&) {
-        }
-    };
+    options.on_pipe_shortage = record_shortage;
     const auto before = local_pool_stats();
     {
         const fd_limit_guard no_new_fds;
@@ -263,9 +255,9 @@ TEST_CASE("without pipes a splice relay copies instead", "[relay][fallback]") {
     // No pipe was made; each burst that wanted one copied and said why: pipe2 failed.
     const auto after = local_pool_stats();
     CHECK(after.pipes_made == before.pipes_made);
-    REQUIRE_FALSE(told.empty());
-    CHECK(told.size() == after.copy_fallbacks - before.copy_fallbacks);
-    for (const auto& s : told) {
+    REQUIRE_FALSE(shortages.empty());
+    CHECK(shortages.size() == after.copy_fallbacks - before.copy_fallbacks);
+    for (const auto& s : shortages) {
         CHECK(s.why == pipe_shortage::cause::open_failed);
         CHECK(s.error == EMFILE);
         CHECK(s.pipe_size == options.pipe_size);
