@@ -106,6 +106,7 @@ machine_usage machine_cpu() {
     const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
     u.idle_seconds = static_cast<double>(idle + iowait) / hz;
     u.softirq_seconds = static_cast<double>(softirq) / hz;
+    u.busy_seconds = static_cast<double>(user + nice + system + irq + softirq) / hz;
     return u;
 }
 

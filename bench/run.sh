@@ -313,6 +313,8 @@ echo
 awk -v columns="${columns[*]}" -f "$root/bench/table.awk" "$results"
 echo
 echo "Cells: value (ratio to direct in the same run); s/GB: proxy CPU-seconds per GB moved;"
+echo "machine s/GB: busy CPU-seconds of the whole machine per GB (proxy, weir_loadgen and the"
+echo "kernel's loopback work, whichever process it was charged to; idle and steal left out);"
 echo "cpu P/L: CPU-seconds of the proxy (all its threads and processes) / of weir_loadgen"
 echo "(client and sink threads) in the measured window; 2 cores give at most 2x the window."
 echo "Raw result lines: $results; the loadgen's complaints: $errors"

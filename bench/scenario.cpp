@@ -50,6 +50,7 @@ result_line& result_line::add_usage(const usage_sample& from, const usage_sample
     add("sink_cpu", to.sink_cpu - from.sink_cpu, 2);
     add("idle_cpu", to.machine.idle_seconds - from.machine.idle_seconds, 2);
     add("softirq_cpu", to.machine.softirq_seconds - from.machine.softirq_seconds, 2);
+    add("busy_cpu", to.machine.busy_seconds - from.machine.busy_seconds, 2);
     return *this;
 }
 

@@ -60,7 +60,8 @@ public:
     result_line& add(std::string key, std::string value);
     result_line& add(std::string key, double value, int decimals = 3);
     /// seconds, proxy_cpu, loadgen_cpu (this process), sink_cpu (its share of
-    /// it), then the machine's idle_cpu and softirq_cpu (all CPUs, seconds)
+    /// it), then the machine's idle_cpu, softirq_cpu and busy_cpu (all CPUs,
+    /// seconds)
     result_line& add_usage(const usage_sample& from, const usage_sample& to);
     void print() const;
 

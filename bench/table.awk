@@ -20,6 +20,8 @@ function cell(col, row, base, kind,    x, out, rc) {
         if (x == "") return "failed (rc " rc ")"
         out = sprintf("%.1f", x) (col == "direct" ? "" : ratio(x, get("direct", row, "gbps")))
         if (col != "direct") out = out sprintf(" %.2f s/GB", get(col, row, "proxy_cpu_per_gb"))
+        if (get(col, row, "machine_cpu_per_gb") != "")
+            out = out sprintf(", machine %.2f s/GB", get(col, row, "machine_cpu_per_gb"))
         out = out ", " cpu(col, row)
     } else if (kind == "cycles") {
         x = get(col, row, "cycles_per_s")

@@ -225,6 +225,8 @@ int throughput_run::finish(const usage_sample& a, const usage_sample& b, std::ui
         .add_usage(a, b)
         .add("proxy_cpu_per_gb", gb > 0 ? (b.proxy_cpu - a.proxy_cpu) / gb : 0)
         .add("loadgen_cpu_per_gb", gb > 0 ? (b.self_cpu - a.self_cpu) / gb : 0)
+        .add("machine_cpu_per_gb",
+             gb > 0 ? (b.machine.busy_seconds - a.machine.busy_seconds) / gb : 0)
         .add("ok", rc == exit_ok ? "1" : "0")
         .print();
     return rc;

@@ -49,12 +49,14 @@ reference_pid=$started_pid reference_port=$started_port
 start reference-auth "$reference" --port 0 --user bench --password 'p@ss w0rd'
 reference_auth_pid=$started_pid reference_auth_port=$started_port
 
-# Runs the loadgen and checks that its result line says what $1 expects.
+# Runs the loadgen and checks that its result line (kept in last_out) says
+# what $1 expects.
 run() {
     local expect=$1 out
     shift
     echo "+ weir_loadgen $*"
     out=$("$loadgen" "$@" --timeout 10)
+    last_out=$out
     echo "$out"
     if [[ $out != *" $expect"* ]]; then
         echo "expected '$expect' in the result" >&2
@@ -64,6 +66,12 @@ run() {
 
 proxy=socks5://127.0.0.1:$port
 run ok=1 throughput --proxy direct --conns 1 --dir both --duration 0.5 --warmup 0.1
+# The whole machine was busy moving those bytes: its CPU per GB is there and positive.
+if ! awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^machine_cpu_per_gb=/) {
+        split($i, kv, "="); found = kv[2] + 0 > 0 } } END { exit !found }' <<<"$last_out"; then
+    echo "expected a positive machine_cpu_per_gb in the result" >&2
+    exit 1
+fi
 run ok=1 throughput --proxy "$proxy" --proxy-pid "$weir_pid" --conns 1 --dir both --duration 0.5 \
     --warmup 0.1
 run ok=1 throughput --proxy "$proxy" --proxy-pid "$weir_pid" --conns 2 --dir down --duration 0.2 \
