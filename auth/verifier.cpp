@@ -45,18 +45,20 @@ verifier::verifier(std::shared_ptr<const user_db> users, options opts)
 }
 
 verifier::cache_key verifier::key_of(std::string_view name, std::string_view password) const {
+    static_assert(sizeof(cache_key) == crypto_shorthash_siphashx24_BYTES);
+    static_assert(sizeof cache_secret_ == crypto_shorthash_siphashx24_KEYBYTES);
+    // Callers pass only plausible fields; a longer one would overrun `in`.
+    if (name.size() > max_field || password.size() > max_field)
+        throw std::length_error("credential field longer than 255 bytes");
     // len(name) || name || password: unambiguous because name is at most 255 bytes.
-    const auto name_len = static_cast<std::uint8_t>(name.size());
-    crypto_generichash_state state;
-    crypto_generichash_init(&state, cache_secret_.data(), cache_secret_.size(), sizeof(cache_key));
-    crypto_generichash_update(&state, &name_len, 1);
-    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(name.data()),
-                              name.size());
-    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(password.data()),
-                              password.size());
+    std::array<unsigned char, 1 + 2 * max_field> in;
+    in[0] = static_cast<unsigned char>(name.size());
+    std::memcpy(in.data() + 1, name.data(), name.size());
+    std::memcpy(in.data() + 1 + name.size(), password.data(), password.size());
+    const std::size_t size = 1 + name.size() + password.size();
     cache_key key{};
-    crypto_generichash_final(&state, key.data(), key.size());
-    sodium_memzero(&state, sizeof state);
+    crypto_shorthash_siphashx24(key.data(), in.data(), size, cache_secret_.data());
+    sodium_memzero(in.data(), size);
     return key;
 }
 

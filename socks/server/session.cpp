@@ -117,10 +117,20 @@ struct handshake_state {
     std::optional<std::string> authenticated; ///< the user, once the password checked out
 };
 
+// A login the verifier remembers (the usual case: a client's every connection
+// after its first) is answered on the spot, with no coroutine to start.
+bool cached_login(server_context& ctx, const std::string& client_key, const std::string& user,
+                  const std::string& password) {
+    if (ctx.verifier == nullptr || !ctx.verifier->cached(user, password)) return false;
+    if (ctx.throttle != nullptr) ctx.throttle->succeeded(client_key);
+    return true;
+}
+
+// Argon2id on the verification pool (which answers from the cache if the same
+// login succeeded meanwhile).
 task<bool> verify_password(server_context& ctx, deadline& dl, const std::string& user,
                            const std::string& password) {
     if (ctx.verifier == nullptr) co_return false;
-    if (ctx.verifier->cached(user, password)) co_return true;
     // A named job: GCC 12 mis-copies lambda temporaries inside co_await expressions.
     auto job = [v = ctx.verifier, user, password] { return v->verify(user, password); };
     auto [ec, ok] = co_await ctx.auth_pool.async_run<bool>(std::move(job), dl.bind(use_tuple));
@@ -185,8 +195,9 @@ negotiate(relay::tcp_socket& client, const std::string& client_key, proto::serve
             hs.receive(std::span(buf.data(), n));
         } else if (auto* cred = std::get_if<proto::credentials_event>(&ev)) {
             rec.user = log::printable(cred->username);
-            const bool ok =
-                co_await check_password(ctx, dl, client_key, cred->username, cred->password);
+            bool ok = cached_login(ctx, client_key, cred->username, cred->password);
+            if (!ok)
+                ok = co_await check_password(ctx, dl, client_key, cred->username, cred->password);
             if (dl.expired()) co_return std::nullopt;
             if (ok) st.authenticated = cred->username;
             hs.auth_result(ok);

@@ -78,6 +78,26 @@ TEST_CASE("verify accepts the right password only and caches successes", "[verif
     CHECK(v.cache_size() == 3);
 }
 
+TEST_CASE("the longest name and password both count, to their last byte", "[verifier]") {
+    const std::string name(255, 'N');
+    const std::string password(255, 'P');
+    std::string other_password = password;
+    other_password.back() = 'Q';
+    std::string other_name = name;
+    other_name.back() = 'M';
+    const auto db = db_of(cheap_line(name, password) + cheap_line(other_name, password) +
+                          cheap_line("short", password));
+    verifier v(db, {});
+    REQUIRE(v.verify(name, password));
+    CHECK(v.cached(name, password));
+    CHECK_FALSE(v.cached(name, other_password));
+    CHECK_FALSE(v.cached(other_name, password));
+    CHECK_FALSE(v.cached("short", password));
+    CHECK_FALSE(v.cached(name.substr(1), password));
+    CHECK_FALSE(v.cached(name, password.substr(1)));
+    CHECK(v.cache_size() == 1);
+}
+
 TEST_CASE("verify rejects empty and over-long fields", "[verifier]") {
     const auto db = db_of(cheap_line("alice", "alice-pw"));
     verifier v(db, {});
