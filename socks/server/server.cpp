@@ -87,20 +87,21 @@ std::error_code port_in_use(asio::io_context& io, const tcp::endpoint& at) {
 // The reason a burst was copied, for the log.
 std::string shortage_reason(const relay::pipe_shortage& s) {
     using cause = relay::pipe_shortage::cause;
-    const std::string error = std::generic_category().message(s.error);
+    // The errno's text, formatted only for the causes that have one.
+    const auto error = [&] { return std::generic_category().message(s.error); };
     switch (s.why) {
     case cause::budget:
         return "all of --pipe-budget is in use";
     case cause::open_failed:
-        return "no pipe could be opened: " + error;
+        return "no pipe could be opened: " + error();
     case cause::size_refused:
         if (s.error == EPERM)
             return fmt::format("the kernel refused a {}-byte pipe: {}; an unprivileged user may "
                                "not exceed fs.pipe-max-size per pipe, nor "
                                "fs.pipe-user-pages-soft pages in all: lower --pipe-size or "
                                "--pipe-budget",
-                               s.pipe_size, error);
-        return fmt::format("the kernel refused a {}-byte pipe: {}", s.pipe_size, error);
+                               s.pipe_size, error());
+        return fmt::format("the kernel refused a {}-byte pipe: {}", s.pipe_size, error());
     }
     return "unknown";
 }
