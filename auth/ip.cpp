@@ -198,6 +198,27 @@ ip_address ip_address::normalized() const noexcept {
     return ip_address(v4_bytes{bytes_[12], bytes_[13], bytes_[14], bytes_[15]});
 }
 
+std::optional<ip_address> ip_address::embedded_v4() const noexcept {
+    if (v4_) return {};
+    const auto& b = bytes_;
+    const auto zero = [&b](std::size_t from, std::size_t to) {
+        return std::all_of(b.begin() + static_cast<std::ptrdiff_t>(from),
+                           b.begin() + static_cast<std::ptrdiff_t>(to),
+                           [](std::uint8_t x) { return x == 0; });
+    };
+    const auto tail = [&b](std::size_t at) {
+        return ip_address(v4_bytes{b[at], b[at + 1], b[at + 2], b[at + 3]});
+    };
+    const bool ffff_at_10 = b[10] == 0xff && b[11] == 0xff;
+    if (zero(0, 10) && (ffff_at_10 || (b[10] == 0 && b[11] == 0)))
+        return tail(12); // mapped, compatible
+    if (zero(0, 8) && b[8] == 0xff && b[9] == 0xff && zero(10, 12)) return tail(12); // translated
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && zero(4, 12))
+        return tail(12);                              // NAT64 well-known prefix
+    if (b[0] == 0x20 && b[1] == 0x02) return tail(2); // 6to4
+    return {};
+}
+
 std::string ip_address::to_string() const {
     if (v4_) return format_v4(bytes());
     if (is_v4_mapped()) return "::ffff:" + format_v4(bytes().subspan(12));
@@ -236,6 +257,10 @@ std::optional<cidr> cidr::parse(std::string_view text, parse_error* error) {
 bool cidr::contains(const ip_address& a) const noexcept {
     const auto n = a.normalized();
     return n.is_v4() == network_.is_v4() && masked(n, prefix_) == network_;
+}
+
+bool cidr::contains(const cidr& inner) const noexcept {
+    return inner.prefix_ >= prefix_ && contains(inner.network_);
 }
 
 std::string cidr::to_string() const {

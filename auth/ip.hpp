@@ -32,6 +32,11 @@ public:
     bool is_v4_mapped() const noexcept;
     /// ::ffff:a.b.c.d becomes a.b.c.d; anything else is returned as is.
     ip_address normalized() const noexcept;
+    /// The IPv4 address an IPv6 address carries, in the forms that deliver to
+    /// it: IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d, IPv4-translated
+    /// ::ffff:0:a.b.c.d (RFC 2765), NAT64 64:ff9b::a.b.c.d (RFC 6052) and 6to4
+    /// 2002:AABB:CCDD::/48 (RFC 3056). None for IPv4 addresses and other IPv6.
+    std::optional<ip_address> embedded_v4() const noexcept;
 
     /// "10.0.0.1"; IPv6 in RFC 5952 form ("2001:db8::1", "::ffff:1.2.3.4").
     std::string to_string() const;
@@ -65,6 +70,8 @@ public:
     /// True when `a`, normalized, is in the block. IPv4 addresses are only in
     /// IPv4 blocks and IPv6 addresses only in IPv6 blocks.
     bool contains(const ip_address& a) const noexcept;
+    /// True when every address of `inner` is in this block (same family).
+    bool contains(const cidr& inner) const noexcept;
 
     /// "10.0.0.0/8"; a single address is printed without its prefix ("::1").
     std::string to_string() const;

@@ -37,11 +37,25 @@ bool name_matches(const host_pattern& pattern, std::string_view name) {
            n[n.size() - suffix.size() - 1] == '.';
 }
 
+/// As written, or as the IPv4 address it embeds.
+bool holds_destination(const cidr& block, const ip_address& a) {
+    if (block.contains(a)) return true;
+    const auto v4 = a.embedded_v4();
+    return v4 && block.contains(*v4);
+}
+
+bool is_host_address(const ip_address& a, std::span<const ip_address> host_addresses) {
+    const auto v4 = a.embedded_v4();
+    const auto n = a.normalized();
+    return std::any_of(host_addresses.begin(), host_addresses.end(),
+                       [&](const ip_address& h) { return h == n || (v4 && h == *v4); });
+}
+
 match match_destination(const destination_match& to, const request_facts& facts) {
     if (std::holds_alternative<any_address>(to)) return match::yes;
     if (const auto* block = std::get_if<cidr>(&to)) {
         if (!facts.destination_address) return match::unknown;
-        return block->contains(*facts.destination_address) ? match::yes : match::no;
+        return holds_destination(*block, *facts.destination_address) ? match::yes : match::no;
     }
     const auto& pattern = std::get<host_pattern>(to);
     const bool yes = facts.destination_name && name_matches(pattern, *facts.destination_name);
@@ -106,15 +120,67 @@ std::string describe(const decision& d) {
     return out;
 }
 
-policy::policy(std::vector<rule> rules, action default_action)
+policy::policy(std::vector<rule> rules, action default_action, guard g)
     : rules_(std::move(rules))
-    , default_action_(default_action) {
+    , default_action_(default_action)
+    , guard_begin_(rules_.size())
+    , guard_hosts_(g.host_addresses) {
+    rules_.insert(rules_.end(), std::make_move_iterator(g.rules.begin()),
+                  std::make_move_iterator(g.rules.end()));
     texts_.reserve(rules_.size());
     for (const auto& r : rules_)
         texts_.push_back(r.text());
 }
 
-decision policy::check(const request_facts& facts) const {
+decision policy::decided_by(std::size_t index) const {
+    if (index == rules_.size()) // the host's own addresses: after the guard's rules
+        return {verdict::deny, index + 1, host_addresses_rule, "preset"};
+    return {to_verdict(rules_[index].act), index + 1, texts_[index], rules_[index].origin};
+}
+
+std::size_t policy::guard_rule_for(const ip_address& a) const {
+    for (std::size_t i = guard_begin_; i < rules_.size(); ++i) {
+        const auto* block = rules_[i].to ? std::get_if<cidr>(&*rules_[i].to) : nullptr;
+        if (block != nullptr && holds_destination(*block, a)) return i;
+    }
+    return rules_.size();
+}
+
+// An allow rule opens a guarded destination only by naming it: a host name,
+// or a block inside the guarded block (for a host address: that address).
+bool policy::opens(const rule& r, const ip_address& a,
+                   std::span<const ip_address> host_addresses) const {
+    if (r.act != action::allow || !r.to) return false;
+    if (const auto* name = std::get_if<host_pattern>(&*r.to)) return !name->suffix;
+    const auto* block = std::get_if<cidr>(&*r.to);
+    if (block == nullptr) return false; // any
+    for (std::size_t i = guard_begin_; i < rules_.size(); ++i) {
+        const auto& guarded = std::get<cidr>(*rules_[i].to);
+        if (holds_destination(guarded, a) && guarded.contains(*block)) return true;
+    }
+    const bool single = block->prefix() == (block->network().is_v4() ? 32U : 128U);
+    return single && is_host_address(block->network(), host_addresses);
+}
+
+decision policy::check_guarded(const request_facts& facts, const ip_address& address,
+                               std::span<const ip_address> host_addresses) const {
+    const auto guard_rule = guard_rule_for(address);
+    if (guard_rule == rules_.size() && !(guard_hosts_ && is_host_address(address, host_addresses)))
+        return {verdict::undetermined, 0, no_position, no_position}; // not guarded
+    for (std::size_t i = 0; i < guard_begin_; ++i) {
+        const auto& r = rules_[i];
+        if (match_rule(r, facts) != match::yes) continue;
+        if (r.act == action::deny || opens(r, address, host_addresses)) return decided_by(i);
+    }
+    return decided_by(guard_rule);
+}
+
+decision policy::check(const request_facts& facts,
+                       std::span<const ip_address> host_addresses) const {
+    if (facts.destination_address && (guard_begin_ < rules_.size() || guard_hosts_)) {
+        const auto d = check_guarded(facts, *facts.destination_address, host_addresses);
+        if (d.result != verdict::undetermined) return d;
+    }
     unsigned pending = 0; // bit(action) of each rule that may match once the address is known
     std::size_t first_pending = rules_.size();
     const auto decide = [&](action a, std::size_t index) -> decision {
@@ -136,13 +202,13 @@ decision policy::check(const request_facts& facts) const {
     return decide(default_action_, rules_.size());
 }
 
-std::vector<rule> private_destination_rules(bool include_private_ranges) {
+std::vector<rule> private_destination_rules(bool include_private_ranges, bool include_always) {
     std::vector<rule> out;
     const auto add = [&out](std::string_view text) {
         out.push_back(parse_rule(text));
         out.back().origin = "preset";
     };
-    std::for_each(always_denied.begin(), always_denied.end(), add);
+    if (include_always) std::for_each(always_denied.begin(), always_denied.end(), add);
     if (include_private_ranges) std::for_each(private_ranges.begin(), private_ranges.end(), add);
     return out;
 }

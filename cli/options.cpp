@@ -121,12 +121,14 @@ void add_access_options(CLI::App& app, options& out, raw_options& raw) {
                    "File of access rules, one per line, checked after the --rule ones")
         ->envname("WEIR_RULES_FILE");
     app.add_flag("--deny-private-destinations", out.access.deny_private_everywhere,
-                 "Refuse loopback, link-local (169.254.169.254), unspecified and multicast "
-                 "destinations on every listener (always on for listeners reachable from "
-                 "other hosts)")
+                 "Guard loopback, link-local (169.254.169.254), unspecified, multicast and "
+                 "broadcast destinations and the host's own addresses on every listener "
+                 "(always on for listeners reachable from other hosts): only a rule naming "
+                 "one opens it")
         ->envname("WEIR_DENY_PRIVATE_DESTINATIONS");
     app.add_flag("--deny-private-ranges", out.access.deny_private_ranges,
-                 "Add RFC 1918, CGNAT (100.64.0.0/10) and IPv6 unique-local ranges to that list")
+                 "Guard RFC 1918, CGNAT (100.64.0.0/10) and IPv6 unique-local ranges too, on "
+                 "every listener")
         ->envname("WEIR_DENY_PRIVATE_RANGES");
     app.add_option("--run-as", out.run_as,
                    "USER[:GROUP] to switch to once the ports are bound (when started as root)")

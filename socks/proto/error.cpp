@@ -49,6 +49,8 @@ std::string weir_category::message(int value) const {
         return "connect timed out";
     case errc::not_allowed:
         return "not allowed by policy";
+    case errc::not_a_host_name:
+        return "not a host name";
     }
     return "unknown weir error";
 }
@@ -59,6 +61,7 @@ reply_code from_weir(errc e) noexcept {
     case errc::connect_timeout:
         return reply_code::host_unreachable;
     case errc::not_allowed:
+    case errc::not_a_host_name:
         return reply_code::not_allowed;
     case errc::command_not_supported:
         return reply_code::command_not_supported;

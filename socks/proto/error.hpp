@@ -44,6 +44,7 @@ enum class errc {
     resolver_busy,
     connect_timeout,
     not_allowed,
+    not_a_host_name, ///< a domain outside host-name syntax: refused, never resolved
 };
 
 const std::error_category& error_category() noexcept;

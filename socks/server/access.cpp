@@ -1,5 +1,6 @@
 #include "socks/server/access.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -22,7 +23,13 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 bool applies_to(const auth::rule& r, const std::string& url) {
-    return !r.listener || *r.listener == url;
+    return !r.listener || canonical_listener(r) == url;
+}
+
+std::string named(const auth::rule& r) {
+    auto out = "rule '" + r.text() + "'";
+    if (!r.origin.empty()) out += " (" + r.origin + ")";
+    return out;
 }
 
 } // namespace
@@ -42,14 +49,38 @@ std::vector<auth::rule> load_rules(const access_config& cfg) {
 auth::policy policy_for(const listen_spec& spec, const std::string& url,
                         const std::vector<auth::rule>& rules, const access_config& cfg) {
     std::vector<auth::rule> mine;
-    for (const auto& r : rules)
-        if (applies_to(r, url)) mine.push_back(r);
-    if (cfg.deny_private_everywhere || !is_loopback(spec)) {
-        auto preset = auth::private_destination_rules(cfg.deny_private_ranges);
-        mine.insert(mine.end(), preset.begin(), preset.end());
+    for (const auto& r : rules) {
+        if (!applies_to(r, url)) continue;
+        mine.push_back(r);
+        if (r.listener) mine.back().listener = url; // the policy compares it as text
     }
+    const bool reachable = cfg.deny_private_everywhere || !is_loopback(spec);
+    auth::guard g{auth::private_destination_rules(cfg.deny_private_ranges, reachable), reachable};
     const bool open = spec.auth == auth_mode::none && !is_loopback(spec);
-    return auth::policy(std::move(mine), open ? auth::action::deny : auth::action::allow);
+    return auth::policy(std::move(mine), open ? auth::action::deny : auth::action::allow,
+                        std::move(g));
+}
+
+std::string canonical_listener(const auth::rule& r) {
+    if (!r.listener) return {};
+    try {
+        return to_url(parse_listen_url(*r.listener));
+    } catch (const listen_url_error& e) {
+        throw auth::rule_error(fmt::format("{}: bad listener: {}", named(r), e.what()));
+    }
+}
+
+void check_listeners(const std::vector<auth::rule>& rules, const std::vector<std::string>& urls) {
+    for (const auto& r : rules) {
+        if (!r.listener) continue;
+        const auto url = canonical_listener(r);
+        if (std::find(urls.begin(), urls.end(), url) != urls.end()) continue;
+        std::string there;
+        for (const auto& u : urls)
+            there += (there.empty() ? "" : ", ") + u;
+        throw auth::rule_error(
+            fmt::format("{}: no listener {} (the listeners are: {})", named(r), url, there));
+    }
 }
 
 void check_not_open_proxy(const listen_spec& spec, const std::vector<auth::rule>& rules) {
@@ -58,7 +89,7 @@ void check_not_open_proxy(const listen_spec& spec, const std::vector<auth::rule>
     for (const auto& r : rules) {
         const bool restricts_clients =
             r.act == auth::action::allow && r.from && std::holds_alternative<auth::cidr>(*r.from);
-        if (restricts_clients && (!r.listener || *r.listener == url)) return;
+        if (restricts_clients && applies_to(r, url)) return;
     }
     const listen_spec with_password{scheme::socks5, spec.host, spec.port, auth_mode::password};
     throw listen_url_error(fmt::format(
@@ -85,13 +116,15 @@ std::shared_ptr<const access_table::policies> access_table::get() const {
 }
 
 access_check::access_check(std::shared_ptr<const access_table::policies> table,
-                           std::size_t listener, auth::request_facts facts)
+                           std::size_t listener, auth::request_facts facts,
+                           std::shared_ptr<const host_addresses::list> hosts)
     : table_(std::move(table))
+    , hosts_(std::move(hosts))
     , policy_(table_->at(listener))
     , facts_(std::move(facts)) {}
 
 bool access_check::allowed_by_name() {
-    const auto d = policy_.check(facts_);
+    const auto d = policy_.check(facts_, *hosts_);
     if (d.result != auth::verdict::deny) return true;
     denial_ = d;
     return false;
@@ -99,7 +132,7 @@ bool access_check::allowed_by_name() {
 
 bool access_check::allowed(const asio::ip::address& address) {
     facts_.destination_address = to_policy_address(address);
-    const auto d = policy_.check(facts_);
+    const auto d = policy_.check(facts_, *hosts_);
     if (d.result == auth::verdict::allow) return true;
     denial_ = d;
     return false;

@@ -2,6 +2,7 @@
 
 #include "auth/policy.hpp"
 #include "socks/proto/server_handshake.hpp"
+#include "socks/server/host_addresses.hpp"
 #include "socks/server/listen_url.hpp"
 
 #include <filesystem>
@@ -29,12 +30,24 @@ struct access_config {
 /// std::runtime_error (an unreadable or bad rules file), never half-loaded.
 std::vector<auth::rule> load_rules(const access_config& cfg);
 
-/// The policy one listener enforces: the configured rules, then (on a
-/// listener reachable from other hosts, or everywhere when asked) the
-/// private-destination preset, then the default: deny for a listener without
-/// a password on a non-loopback address, allow otherwise.
+/// The policy one listener enforces: the rules that apply to it, then the
+/// default (deny for a listener without a password on a non-loopback
+/// address, allow otherwise), behind the guard (auth/policy.hpp): on a
+/// listener reachable from other hosts, or everywhere with
+/// --deny-private-destinations, loopback, link-local, unspecified, multicast,
+/// broadcast and the host's own addresses; with --deny-private-ranges, on every
+/// listener, RFC 1918, CGNAT and unique-local ranges.
 auth::policy policy_for(const listen_spec& spec, const std::string& url,
                         const std::vector<auth::rule>& rules, const access_config& cfg);
+
+/// A rule's `listener` clause in the form weir prints listeners
+/// ("SOCKS5://10.0.0.1:01101" -> "socks5://10.0.0.1:1101"). Throws
+/// auth::rule_error naming the rule when it is not a listen URL.
+std::string canonical_listener(const auth::rule& r);
+
+/// Every `listener` clause must name one of `urls` (the bound listeners):
+/// throws auth::rule_error naming the rule and the listeners there are.
+void check_listeners(const std::vector<auth::rule>& rules, const std::vector<std::string>& urls);
 
 /// Start-up check: a listener without a password on a non-loopback address
 /// must have an `allow from <network>` rule that applies to it (and then
@@ -63,7 +76,7 @@ private:
 class access_check {
 public:
     access_check(std::shared_ptr<const access_table::policies> table, std::size_t listener,
-                 auth::request_facts facts);
+                 auth::request_facts facts, std::shared_ptr<const host_addresses::list> hosts);
 
     /// Before resolving: false when the request is denied whatever it resolves to.
     bool allowed_by_name();
@@ -74,6 +87,7 @@ public:
 
 private:
     std::shared_ptr<const access_table::policies> table_;
+    std::shared_ptr<const host_addresses::list> hosts_;
     const auth::policy& policy_;
     auth::request_facts facts_;
     std::optional<auth::decision> denial_;

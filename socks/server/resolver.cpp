@@ -5,13 +5,41 @@
 #include <algorithm>
 #include <cstring>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <asio/bind_cancellation_slot.hpp>
 
 namespace weir::server {
+namespace {
+
+// The rules check the name the client sent, so that is the name looked up:
+// glibc's DNS would otherwise append resolv.conf's search domains (`search
+// corp` makes "db" into "db.corp", walking around `deny to .corp`). The
+// resolver state is per thread; glibc stops re-reading resolv.conf for a
+// thread whose options were changed, so this thread reads it again when the
+// file changes.
+void look_up_names_as_given() {
+    thread_local struct stat seen {};
+    struct stat now {};
+    const bool readable = ::stat(_PATH_RESCONF, &now) == 0;
+    const bool changed =
+        readable && (now.st_ino != seen.st_ino || now.st_dev != seen.st_dev ||
+                     now.st_mtim.tv_sec != seen.st_mtim.tv_sec ||
+                     now.st_mtim.tv_nsec != seen.st_mtim.tv_nsec || now.st_size != seen.st_size);
+    if (changed || (_res.options & RES_INIT) == 0) {
+        ::res_init();
+        if (readable) seen = now;
+    }
+    _res.options &= ~static_cast<decltype(_res.options)>(RES_DNSRCH | RES_DEFNAMES);
+}
+
+} // namespace
 
 resolve_result resolve_blocking(const std::string& host, std::uint16_t port) {
+    look_up_names_as_given();
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

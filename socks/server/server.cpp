@@ -136,7 +136,8 @@ server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
            auth_pool_,
            verifier_.get(),
            cfg_.throttle_logins ? &throttle_ : nullptr,
-           access_} {
+           access_,
+           hosts_} {
     cfg_.relay.on_pipe_shortage = note_pipe_shortage;
     const auto n = thread_count(cfg_.threads);
     for (std::size_t i = 0; i < n; ++i) {
@@ -150,6 +151,7 @@ server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
 
 server::~server() {
     stop();
+    hosts_.stop();
     // Workers post results to the contexts: join them before the contexts go.
     resolver_pool_.stop();
     auth_pool_.stop();
@@ -205,6 +207,7 @@ void server::bind() {
     for (auto& l : listeners_)
         for (auto& a : l->acceptors)
             asio::co_spawn(a.get_executor(), accept_loop(*l, a), log_exception);
+    hosts_.watch(main_context());
 }
 
 task<void> server::accept_loop(listener& l, listen_socket& a) {
@@ -282,6 +285,7 @@ void server::stop() {
 }
 
 void server::set_access(const std::vector<auth::rule>& rules, const access_config& cfg) {
+    check_listeners(rules, urls());
     access_table::policies by_listener;
     for (const auto& l : listeners_)
         by_listener.push_back(policy_for(l->info.spec, l->info.url, rules, cfg));

@@ -49,6 +49,8 @@ public:
     void run();
     /// Installs (or, on reload, replaces) the access rules of every listener;
     /// call after bind(), since rules may name a listener by its bound URL.
+    /// Throws auth::rule_error, changing nothing, when a rule names a
+    /// listener there is not.
     void set_access(const std::vector<auth::rule>& rules, const access_config& cfg);
     /// Stops accepting and ends all sessions; safe from any thread.
     void stop();
@@ -77,6 +79,7 @@ private:
     admission admission_;
     login_throttle throttle_;
     access_table access_;
+    host_addresses hosts_;
     server_context ctx_;
     std::vector<std::unique_ptr<asio::io_context>> contexts_;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;

@@ -219,14 +219,30 @@ const char* protocol_name(const proto::request_event& req) {
     return req.destination.is_domain() ? "socks4a" : "socks4";
 }
 
+// A domain the resolver may be given: host-name syntax, or an IP literal
+// sent as a name (the resolver parses it without a lookup).
+bool resolvable(const proto::address& target) {
+    const auto* name = std::get_if<std::string>(&target.host);
+    if (name == nullptr || proto::is_host_name(*name)) return true;
+    std::error_code ec;
+    asio::ip::make_address(*name, ec);
+    return !ec;
+}
+
 // Checks the rules and connects, within the connect timeout: the reply's error, or none.
 task<std::error_code> connect_allowed(relay::tcp_socket& target, const proto::request_event& req,
                                       const accepted& conn, const listener_info& listener,
                                       server_context& ctx, deadline& dl, const session_record& rec,
                                       const handshake_state& st) {
     if (req.cmd != proto::command::connect) co_return proto::errc::command_not_supported;
+    if (!resolvable(req.destination)) {
+        log::info("refused client={} target={}: not a host name", endpoint_string(rec.client),
+                  target_for_log(rec.target));
+        co_return proto::errc::not_a_host_name;
+    }
     access_check access(ctx.access.get(), listener.index,
-                        facts_of(req, conn.remote, listener.url, st.authenticated));
+                        facts_of(req, conn.remote, listener.url, st.authenticated),
+                        ctx.hosts.get());
     std::error_code ec = proto::errc::not_allowed;
     dl.expires_after(ctx.cfg.connect_timeout);
     if (access.allowed_by_name())

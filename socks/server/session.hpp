@@ -25,6 +25,7 @@ struct server_context {
     auth::verifier* verifier; ///< null when no listener asks for a password
     login_throttle* throttle; ///< null when throttling is off
     access_table& access;     ///< the rules, per listener
+    host_addresses& hosts;    ///< this host's addresses, for the guard
 };
 
 /// One accepted connection, as the session receives it.

@@ -106,6 +106,43 @@ class Rules(unittest.TestCase):
         self.assertEqual(reply[:2], bytes.fromhex("05 00"))
         s.close()
 
+    def test_listener_compared_as_a_url(self):
+        """A listener clause is parsed as a listen URL: case, a zero-padded port and
+        `localhost` name the same listener as weir's own form."""
+        port = harness.closed_port()
+        weir = self.start(f"deny listener SOCKS://localhost:0{port} to 127.0.0.1 port {ECHO.port}",
+                          listens=(f"socks://127.0.0.1:{port}",))
+        self.assert_refused(weir, "127.0.0.1", ECHO.port)
+        weir.wait_for_lines(re.compile(rf"by rule 1 'deny listener socks://127\.0\.0\.1:{port} "))
+
+    def test_rule_naming_no_listener_is_an_error(self):
+        """A rule naming a listener weir does not have: exit 2 at start-up, saying which
+        listeners there are; on reload, the running rules stay."""
+        port = harness.closed_port()
+        r = harness.run_weir(["--listen", f"socks://127.0.0.1:{port}", "--rule",
+                              "deny listener socks5://10.0.0.1:1101"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("weir: error: rule 'deny listener socks5://10.0.0.1:1101': no listener "
+                      f"socks5://10.0.0.1:1101 (the listeners are: socks://127.0.0.1:{port})",
+                      r.stderr)
+        r = harness.run_weir(["--listen", f"socks://127.0.0.1:{port}", "--rule",
+                              "deny listener socks9://127.0.0.1:1"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("weir: error: rule 'deny listener socks9://127.0.0.1:1': bad listener: ",
+                      r.stderr)
+        path = os.path.join(TMP.path, "listener-rules")
+        with open(path, "w") as f:
+            f.write(f"deny to 127.0.0.1 port {ECHO.port}\n")
+        weir = harness.Weir([f"socks://127.0.0.1:{port}"], extra=["--rules-file", path])
+        self.addCleanup(weir.stop)
+        with open(path, "w") as f:
+            f.write("deny listener socks://127.0.0.1:1\n")
+        weir.proc.send_signal(signal.SIGHUP)
+        weir.wait_for_lines(re.compile(r"reload failed, keeping the running configuration: "
+                                       rf"rule 'deny listener socks://127\.0\.0\.1:1' \({path}:1\): "
+                                       r"no listener"))
+        self.assert_refused(weir, "127.0.0.1", ECHO.port)  # the old rule still holds
+
     def test_command(self):
         """command connect."""
         weir = self.start("deny command connect")

@@ -36,22 +36,26 @@ TEST_CASE("the private-destination presets deny what they say", "[policy][preset
     for (const std::string always :
          {"127.0.0.1", "127.255.255.254", "::1", "::ffff:127.0.0.1", "169.254.169.254",
           "::ffff:169.254.169.254", "fe80::1", "febf::1", "0.0.0.0", "0.1.2.3",
-          "::", "::ffff:0.0.0.0", "224.0.0.1", "239.255.255.255", "ff02::1", "255.255.255.255"}) {
+          "::", "::ffff:0.0.0.0", "224.0.0.1", "239.255.255.255", "ff02::1", "255.255.255.255",
+          // IPv4 embedded in IPv6: compatible, translated, NAT64 and 6to4 forms
+          "::127.0.0.1", "::2", "::ffff:0:127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",
+          "2002:7f00:1::", "2002:a9fe:a9fe:1::5"}) {
         CAPTURE(always);
         CHECK(preset_verdict(always, false) == verdict::deny);
         CHECK(preset_verdict(always, true) == verdict::deny);
     }
     for (const std::string private_range :
          {"10.1.1.1", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1",
-          "100.127.255.255", "fd00::1", "fc00::1", "::ffff:10.1.1.1"}) {
+          "100.127.255.255", "fd00::1", "fc00::1", "::ffff:10.1.1.1", "64:ff9b::a01:101",
+          "2002:c0a8:101::1"}) {
         CAPTURE(private_range);
         CHECK(preset_verdict(private_range, false) == verdict::allow);
         CHECK(preset_verdict(private_range, true) == verdict::deny);
     }
     for (const std::string public_address :
          {"8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "100.128.0.1", "11.0.0.1",
-          "2001:4860:4860::8888", "fec0::1", "::2", "223.255.255.255", "255.255.255.254",
-          "::127.0.0.1"}) {
+          "2001:4860:4860::8888", "fec0::1", "223.255.255.255", "255.255.255.254",
+          "64:ff9b::808:808", "2002:808:808::1", "64:ff9b:1::7f00:1"}) {
         CAPTURE(public_address);
         CHECK(preset_verdict(public_address, true) == verdict::allow);
     }

@@ -80,6 +80,8 @@ std::string errc_name(std::error_code ec) {
         return "connect_timeout";
     case errc::not_allowed:
         return "not_allowed";
+    case errc::not_a_host_name:
+        return "not_a_host_name";
     }
     return "?";
 }
