@@ -130,7 +130,7 @@ start_proxy() {
         auth_pid=$last_pid
         ;;
     weir-*)
-        [[ -f $work/users ]] || printf '%s\n' "$pass" | "$weir" passwd "$user" >"$work/users"
+        [[ -f $work/users ]] || (umask 077 && printf '%s\n' "$pass" | "$weir" passwd "$user" >"$work/users")
         spawn "$weir" --relay "${1#weir-}" --listen "socks://127.0.0.1:$port" \
             --listen "socks5://127.0.0.1:$((port + 1))" --users "$work/users" --log-level warn \
             --max-sessions-per-client 0 \

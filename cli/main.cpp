@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -52,16 +53,23 @@ std::vector<auth::rule> checked_rules(const cli::options& opts) {
     return rules;
 }
 
+// The users file, read whole; a warning when other users may read its hashes
+// (or anyone but its owner change them).
+std::shared_ptr<const auth::user_db> load_users(const std::filesystem::path& path) {
+    auto users = std::make_shared<const auth::user_db>(auth::user_db::load(path));
+    if (const auto warning = auth::permission_warning(path)) log::warn("{}", *warning);
+    return users;
+}
+
 // SIGHUP: read the users file and the rules again. Either with an error
 // changes nothing: the running configuration stays whole.
 void reload(const cli::options& opts, auth::verifier* verifier, server::server& srv) {
     try {
         std::shared_ptr<const auth::user_db> users;
-        if (opts.users_file && verifier != nullptr)
-            users = std::make_shared<const auth::user_db>(auth::user_db::load(*opts.users_file));
+        if (opts.users_file && verifier != nullptr) users = load_users(*opts.users_file);
         const auto rules = checked_rules(opts);
+        srv.set_access(rules, opts.access); // refuses rules naming no listener, changing nothing
         if (users) verifier->replace_users(users);
-        srv.set_access(rules, opts.access);
         log::info("reload: {} user(s), {} rule(s)", users ? users->size() : 0, rules.size());
     } catch (const std::exception& e) {
         log::error("reload failed, keeping the running configuration: {}", e.what());
@@ -97,10 +105,7 @@ int serve(cli::options& opts) {
     if (opts.run_as) run_as = cli::lookup_identity(*opts.run_as);
     std::shared_ptr<auth::verifier> verifier;
     if (opts.users_file || needs_password(opts.config)) {
-        auto users =
-            opts.users_file
-                ? std::make_shared<const auth::user_db>(auth::user_db::load(*opts.users_file))
-                : generated_users();
+        auto users = opts.users_file ? load_users(*opts.users_file) : generated_users();
         verifier = std::make_shared<auth::verifier>(std::move(users), auth::verifier::options{});
     }
     const auto nofile = raise_nofile_limit();
@@ -153,7 +158,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "weir: error: %s\n", e.what());
     } catch (const server::listen_url_error& e) {
         std::fprintf(stderr, "weir: error: %s\n", e.what());
-    } catch (const std::invalid_argument& e) { // --run-as names nobody
+    } catch (const std::invalid_argument& e) { // --run-as names nobody, a rule no listener
         std::fprintf(stderr, "weir: error: %s\n", e.what());
     } catch (const auth::users_file_error& e) {
         std::fprintf(stderr, "weir: error: %s\n", e.what());

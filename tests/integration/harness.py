@@ -212,6 +212,7 @@ def make_users_file(directory, users):
     """Write a users file for {name: password} with `weir passwd`; return its path."""
     path = os.path.join(directory, "users")
     with open(path, "w") as f:
+        os.fchmod(f.fileno(), 0o600)  # weir warns about a users file others may read
         for name, password in users.items():
             f.write(users_line(name, password) + "\n")
     return path

@@ -152,6 +152,48 @@ class Passwd(unittest.TestCase):
         self.assertNotEqual(harness.users_line("bob", "same"), harness.users_line("bob", "same"))
 
 
+class UsersFileChecks(unittest.TestCase):
+    def test_weak_hash_is_refused(self):
+        """argon2i, or Argon2id cheaper than the interactive limits, is refused at load,
+        naming the line: against such a hash a wrong password answers faster than an
+        unknown user, which tells that the user exists."""
+        salt, digest = "c2FsdHNhbHRzYWx0c2FsdA", "ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGlnZXN0"
+        for hash_ in (f"$argon2id$v=19$m=8,t=1,p=1${salt}${digest}",
+                      f"$argon2id$v=19$m=65536,t=1,p=1${salt}${digest}",
+                      f"$argon2i$v=19$m=65536,t=4,p=1${salt}${digest}"):
+            with self.subTest(hash=hash_):
+                path = os.path.join(TMP.path, "weak-users")
+                with open(path, "w") as f:
+                    os.fchmod(f.fileno(), 0o600)
+                    f.write("# weak\n" + harness.users_line("alice", "a") + "\n")
+                    f.write(f"eve:{hash_}\n")
+                r = harness.run_weir(["--listen", "socks5://127.0.0.1:0", "--users", path])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(f"weir: error: {path}:3: hash is argon2i or weaker than "
+                              "interactive Argon2id", r.stderr)
+                self.assertNotIn(digest, r.stderr)
+
+    def test_users_file_readable_by_others_is_warned_about(self):
+        """A users file other users may read: a warning at start-up and at each reload."""
+        path = os.path.join(TMP.path, "open-users")
+        with open(path, "w") as f:
+            f.write(harness.users_line("alice", "a") + "\n")
+        os.chmod(path, 0o644)
+        weir = harness.Weir(["socks5://127.0.0.1:0"], users_file=path)
+        self.addCleanup(weir.stop)
+        warning = re.compile(rf"users file {re.escape(path)} is readable by other users "
+                             rf"\(mode 0644\): chmod 600 {re.escape(path)}")
+        weir.wait_for_lines(warning)
+        os.chmod(path, 0o600)
+        weir.proc.send_signal(signal.SIGHUP)
+        weir.wait_for_lines(re.compile(r"reload: 1 user"))
+        os.chmod(path, 0o644)
+        weir.proc.send_signal(signal.SIGHUP)
+        weir.wait_for_lines(re.compile(r"reload: 1 user"), count=2)
+        self.assertEqual(len(weir.wait_for_lines(warning, count=2)), 2)
+        self.assertEqual(len([l for l in weir.text().splitlines() if warning.search(l)]), 2)
+
+
 class GeneratedCredential(unittest.TestCase):
     def test_generated_credential_works(self):
         """Without --users, a password listener prints one credential, and it works."""

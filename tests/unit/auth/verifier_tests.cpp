@@ -26,7 +26,8 @@ std::string nth(std::string_view prefix, int i) {
 }
 
 std::shared_ptr<const user_db> db_of(const std::string& text) {
-    return std::make_shared<const user_db>(user_db::parse(text, "test"));
+    return std::make_shared<const user_db>(
+        user_db::parse_accepting_weak_hashes_for_tests(text, "test"));
 }
 
 // Users u0..u{n-1} with passwords p0..p{n-1}.
