@@ -92,6 +92,12 @@ void add_limits(CLI::App& app, options& out, raw_options& raw) {
                    "Connections still negotiating at once (0: unlimited)")
         ->envname("WEIR_MAX_HANDSHAKES")
         ->capture_default_str();
+    app.add_option("--max-handshakes-per-client", out.config.max_handshakes_per_client,
+                   "Connections still negotiating at once from one IPv4 address or IPv6 /64 "
+                   "(0: unlimited); when --max-handshakes is reached, the oldest handshakes of "
+                   "the clients holding the most make room for the others")
+        ->envname("WEIR_MAX_HANDSHAKES_PER_CLIENT")
+        ->capture_default_str();
     app.add_flag("--no-login-throttle", raw.no_throttle,
                  "Do not slow down and block clients that keep failing to log in")
         ->envname("WEIR_NO_LOGIN_THROTTLE");

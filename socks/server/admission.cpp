@@ -1,46 +1,139 @@
 #include "socks/server/admission.hpp"
 
+#include <algorithm>
+#include <sys/socket.h>
 #include <utility>
 
 namespace weir::server {
 
 admission::admission(limits l)
-    : limits_(l) {}
+    : limits_(l)
+    , per_client_(l.per_client != 0 || l.handshakes != 0 || l.per_client_handshakes != 0)
+    , register_handshakes_(l.handshakes != 0 || l.per_client_handshakes != 0) {}
 
-refusal admission::admit(std::string_view client, ticket& out) {
+refusal admission::admit(std::string_view client, int fd, ticket& out, std::string* shed_from) {
+    out.release(); // before the lock: releasing takes it too
+    if (per_client_) return admit_counted(client, fd, out, shed_from);
+    // Only the total may be limited: no lock, no count per client.
     if (limits_.sessions != 0 && sessions_.load() >= limits_.sessions) return refusal::sessions;
-    if (limits_.handshakes != 0 && handshakes_.load() >= limits_.handshakes)
-        return refusal::handshakes;
-    std::string key(client);
-    if (limits_.per_client != 0) { // unlimited: no count kept, no lock taken
-        std::lock_guard lock(mutex_);
-        auto& n = per_client_[key];
-        if (n >= limits_.per_client) return refusal::client_sessions; // n > 0: the entry was there
-        ++n;
-    }
     sessions_.fetch_add(1);
     handshakes_.fetch_add(1);
-    out = ticket(this, std::move(key));
+    out = ticket(this, std::string(client), 0);
     return refusal::none;
 }
 
-void admission::leave(const std::string& client, bool in_handshake) {
-    if (in_handshake) handshakes_.fetch_sub(1);
-    sessions_.fetch_sub(1);
-    if (limits_.per_client == 0) return;
+refusal admission::admit_counted(std::string_view client, int fd, ticket& out,
+                                 std::string* shed_from) {
+    std::string key(client);
     std::lock_guard lock(mutex_);
-    const auto it = per_client_.find(client);
-    if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+    if (limits_.sessions != 0 && sessions_.load() >= limits_.sessions) return refusal::sessions;
+    auto it = clients_.find(key);
+    const bool known = it != clients_.end();
+    const std::size_t held = known ? it->second.handshakes.size() : 0;
+    if (limits_.per_client != 0 && known && it->second.sessions >= limits_.per_client)
+        return refusal::client_sessions;
+    if (limits_.per_client_handshakes != 0 && held >= limits_.per_client_handshakes)
+        return refusal::client_handshakes;
+    if (limits_.handshakes != 0) {
+        if (holders_.size() < held + 2) holders_.resize(held + 2); // may throw: before any change
+        if (handshakes_.load() >= limits_.handshakes && !shed_for(held, shed_from))
+            return refusal::handshakes;
+    }
+    if (!known) {
+        it = clients_.try_emplace(key).first;
+        it->second.key = &it->first;
+    }
+    auto& c = it->second;
+    std::uint64_t id = 0;
+    if (register_handshakes_) {
+        id = next_id_++;
+        c.handshakes.push_back({id, fd}); // ids ascend: the vector stays sorted, oldest first
+        regroup(c, held);
+    }
+    ++c.sessions;
+    sessions_.fetch_add(1);
+    handshakes_.fetch_add(1);
+    out = ticket(this, std::move(key), id); // `out` is empty: no lock taken
+    return refusal::none;
 }
 
-admission::ticket::ticket(admission* owner, std::string client)
+// The handshake places are full and a client holding `held` wants one: shed the
+// oldest handshake of the client holding the most, if that client would still
+// hold more than the newcomer's. O(1): the lists in holders_ name the biggest
+// holder at once, and it loses its first entry.
+bool admission::shed_for(std::size_t held, std::string* shed_from) {
+    if (most_ <= held + 1) return false;
+    auto& victim = *holders_[most_];
+    if (shed_from != nullptr) *shed_from = *victim.key; // may throw: before any change
+    // A session unregisters before it closes its socket, and cannot while we hold
+    // the lock: the descriptor is still its socket. Shut down, never closed: the
+    // session sees EOF and ends, releasing its ticket.
+    ::shutdown(victim.handshakes.front().fd, SHUT_RDWR);
+    victim.handshakes.erase(victim.handshakes.begin());
+    regroup(victim, most_);
+    handshakes_.fetch_sub(1);
+    shed_.fetch_add(1);
+    return true;
+}
+
+// Unregisters handshake `id` of `c`; nothing when it was shed already.
+void admission::forget_handshake(client_state& c, std::uint64_t id) noexcept {
+    const auto held = c.handshakes.size();
+    const auto at = std::lower_bound(c.handshakes.begin(), c.handshakes.end(), id,
+                                     [](const pending& p, std::uint64_t v) { return p.id < v; });
+    if (at == c.handshakes.end() || at->id != id) return;
+    c.handshakes.erase(at);
+    regroup(c, held);
+    handshakes_.fetch_sub(1);
+}
+
+void admission::finish_handshake(const std::string& client, std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    const auto it = clients_.find(client);
+    if (it != clients_.end()) forget_handshake(it->second, id);
+}
+
+void admission::leave(const std::string& client, std::uint64_t id, bool in_handshake) noexcept {
+    if (in_handshake && id == 0) handshakes_.fetch_sub(1); // counted in the total only
+    sessions_.fetch_sub(1);
+    if (!per_client_) return;
+    std::lock_guard lock(mutex_);
+    const auto it = clients_.find(client);
+    if (it == clients_.end()) return;
+    if (in_handshake && id != 0) forget_handshake(it->second, id);
+    if (--it->second.sessions == 0) clients_.erase(it); // its handshakes are gone with them
+}
+
+// Moves `c` from the list of clients holding `held_before` handshakes to the one
+// for what it holds now (one more or one fewer), and keeps most_ up to date.
+void admission::regroup(client_state& c, std::size_t held_before) noexcept {
+    if (limits_.handshakes == 0) return; // nobody is ever shed: no lists kept
+    if (held_before > 0) {
+        (c.prev != nullptr ? c.prev->next : holders_[held_before]) = c.next;
+        if (c.next != nullptr) c.next->prev = c.prev;
+        c.prev = c.next = nullptr;
+    }
+    const auto held = c.handshakes.size();
+    if (held > 0) { // admit_counted made room for held_before + 1
+        c.next = holders_[held];
+        if (c.next != nullptr) c.next->prev = &c;
+        holders_[held] = &c;
+        most_ = std::max(most_, held);
+    }
+    while (most_ > 0 && holders_[most_] == nullptr)
+        --most_; // one step at most: counts move by one
+}
+
+admission::ticket::ticket(admission* owner, std::string client, std::uint64_t id)
     : owner_(owner)
     , client_(std::move(client))
+    , id_(id)
     , in_handshake_(true) {}
 
 admission::ticket::ticket(ticket&& other) noexcept
     : owner_(std::exchange(other.owner_, nullptr))
     , client_(std::move(other.client_))
+    , id_(other.id_)
     , in_handshake_(other.in_handshake_) {}
 
 admission::ticket& admission::ticket::operator=(ticket&& other) noexcept {
@@ -48,6 +141,7 @@ admission::ticket& admission::ticket::operator=(ticket&& other) noexcept {
         release();
         owner_ = std::exchange(other.owner_, nullptr);
         client_ = std::move(other.client_);
+        id_ = other.id_;
         in_handshake_ = other.in_handshake_;
     }
     return *this;
@@ -58,14 +152,16 @@ admission::ticket::~ticket() {
 }
 
 void admission::ticket::handshake_done() {
-    if (owner_ != nullptr && in_handshake_) {
+    if (owner_ == nullptr || !in_handshake_) return;
+    if (id_ != 0)
+        owner_->finish_handshake(client_, id_);
+    else
         owner_->handshakes_.fetch_sub(1);
-        in_handshake_ = false;
-    }
+    in_handshake_ = false; // only now: should the lock throw, release() unregisters it
 }
 
 void admission::ticket::release() noexcept {
-    if (owner_ != nullptr) owner_->leave(client_, in_handshake_);
+    if (owner_ != nullptr) owner_->leave(client_, id_, in_handshake_);
     owner_ = nullptr;
 }
 

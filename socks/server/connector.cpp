@@ -54,12 +54,12 @@ task<std::error_code> connect_one(relay::tcp_socket& out, const tcp::endpoint& e
 } // namespace
 
 task<std::error_code> connect_target(relay::tcp_socket& out, const proto::address& target,
-                                     offload_pool& resolver, deadline& dl,
-                                     const address_filter& allowed) {
+                                     offload_pool& resolver, const std::string& client_key,
+                                     deadline& dl, const address_filter& allowed) {
     auto endpoints = literal_endpoints(target);
     if (target.is_domain()) {
-        auto result =
-            co_await resolve(resolver, std::get<std::string>(target.host), target.port, dl.slot());
+        auto result = co_await resolve(resolver, client_key, std::get<std::string>(target.host),
+                                       target.port, dl.slot());
         if (result.error) co_return portable(result.error);
         endpoints = std::move(result.endpoints);
     }

@@ -7,6 +7,7 @@
 #include "socks/server/task.hpp"
 
 #include <functional>
+#include <string>
 #include <system_error>
 
 #include <asio/awaitable.hpp>
@@ -17,14 +18,13 @@ namespace weir::server {
 /// Says whether an address may be connected to (the access policy).
 using address_filter = std::function<bool(const asio::ip::address&)>;
 
-/// Resolves (domains, on the resolver pool) and connects `out` to `target`,
-/// trying every resolved address that `allowed` accepts, IPv6 and IPv4, in
-/// order, until one answers (errc::not_allowed when it accepts none). The
-/// caller's deadline `dl` bounds it: when it passes, the step stops at once
-/// with operation_canceled. On failure `out` is closed and the error of the
-/// last attempt is returned (errc::host_not_found when the name did not resolve).
+/// Resolves (domains, on the resolver pool, queued under `client_key`) and connects `out` to
+/// `target`, trying every resolved address that `allowed` accepts, IPv6 and IPv4, in order, until
+/// one answers (errc::not_allowed when it accepts none). The caller's deadline `dl` bounds it: when
+/// it passes, the step stops at once with operation_canceled. On failure `out` is closed and the
+/// error of the last attempt is returned (errc::host_not_found when the name did not resolve).
 task<std::error_code> connect_target(relay::tcp_socket& out, const proto::address& target,
-                                     offload_pool& resolver, deadline& dl,
-                                     const address_filter& allowed);
+                                     offload_pool& resolver, const std::string& client_key,
+                                     deadline& dl, const address_filter& allowed);
 
 } // namespace weir::server

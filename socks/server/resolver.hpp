@@ -22,10 +22,12 @@ struct resolve_result {
 /// Resolves a host name with getaddrinfo on the bounded resolver pool, so a
 /// slow lookup holds up neither an I/O thread nor other lookups (unlike
 /// Asio's async_resolve, which serializes them on one hidden thread).
-/// A cancellation emitted on `cancel` stops the wait at once. Returns IPv6
-/// and IPv4 addresses in getaddrinfo's order, duplicates removed.
-task<resolve_result> resolve(offload_pool& pool, std::string host, std::uint16_t port,
-                             asio::cancellation_slot cancel = {});
+/// The lookup waits under client `key` (class normal), so one client's
+/// lookups take turns with everyone else's. A cancellation emitted on
+/// `cancel` stops the wait at once. Returns IPv6 and IPv4 addresses in
+/// getaddrinfo's order, duplicates removed.
+task<resolve_result> resolve(offload_pool& pool, std::string key, std::string host,
+                             std::uint16_t port, asio::cancellation_slot cancel = {});
 
 /// The blocking lookup itself (runs on a pool thread; exposed for tests).
 resolve_result resolve_blocking(const std::string& host, std::uint16_t port);

@@ -29,6 +29,17 @@ proto::server_handshake::options handshake_options(const listen_spec& spec) {
     return o;
 }
 
+// Jobs queue per client and take turns; one client runs on a quarter of the
+// threads at most (one of the two Argon2id threads), so lookups that never
+// answer hold only its share. A client may queue as many jobs as it may hold
+// handshakes (64 by default) and then some, so a browser's burst of
+// connections with one uncached login is queued, not refused.
+offload_pool::options pool_options(std::size_t threads, std::size_t queue) {
+    auto o = offload_pool::default_options(threads, queue);
+    o.per_key_queued = 128;
+    return o;
+}
+
 std::size_t thread_count(std::size_t configured) {
     if (configured > 0) return configured;
     return std::max(1u, std::thread::hardware_concurrency());
@@ -122,14 +133,30 @@ void note_pipe_shortage(const relay::pipe_shortage& shortage) noexcept {
     }
 }
 
+log::tally handshake_sheds{std::chrono::seconds(10)};
+
+// Counts a handshake shed to make room for another client's; logs at most one
+// line per 10 seconds. `victim` is a client key (an address), nothing secret.
+void note_shed(std::string_view victim) noexcept {
+    const auto line = handshake_sheds.count();
+    if (!line) return;
+    try {
+        log::warn("shed {} handshake(s) of the clients holding the most (latest: {}); {} shed "
+                  "since start",
+                  line->since_last, victim, line->total);
+    } catch (...) { // out of memory for the line: skipped, the total still counts them
+    }
+}
+
 } // namespace
 
 server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
     : cfg_(std::move(cfg))
     , verifier_(std::move(verifier))
-    , resolver_pool_("weir-resolve", cfg_.resolver_threads, cfg_.resolver_queue)
-    , auth_pool_("weir-auth", cfg_.auth_threads, cfg_.auth_queue)
-    , admission_({cfg_.max_sessions, cfg_.max_sessions_per_client, cfg_.max_handshakes})
+    , resolver_pool_("weir-resolve", pool_options(cfg_.resolver_threads, cfg_.resolver_queue))
+    , auth_pool_("weir-auth", pool_options(cfg_.auth_threads, cfg_.auth_queue))
+    , admission_({cfg_.max_sessions, cfg_.max_sessions_per_client, cfg_.max_handshakes,
+                  cfg_.max_handshakes_per_client})
     , throttle_(cfg_.throttle)
     , ctx_{cfg_,
            resolver_pool_,
@@ -240,8 +267,10 @@ std::optional<accepted> server::admit(relay::tcp_socket socket, const tcp::endpo
         return std::nullopt;
     }
     admission::ticket ticket;
-    switch (admission_.admit(key, ticket)) {
+    std::string shed_from; // the client whose oldest handshake made room, if any
+    switch (admission_.admit(key, socket.native_handle(), ticket, &shed_from)) {
     case refusal::none:
+        if (!shed_from.empty()) note_shed(shed_from);
         return accepted{std::move(socket), remote, std::move(ticket)};
     case refusal::sessions:
         note_refusal(l, "--max-sessions reached");
@@ -251,6 +280,9 @@ std::optional<accepted> server::admit(relay::tcp_socket socket, const tcp::endpo
         break;
     case refusal::handshakes:
         note_refusal(l, "--max-handshakes reached");
+        break;
+    case refusal::client_handshakes:
+        note_refusal(l, "--max-handshakes-per-client reached");
         break;
     }
     return std::nullopt;

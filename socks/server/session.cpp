@@ -115,6 +115,7 @@ std::string slug(std::error_code ec) {
 struct handshake_state {
     std::string result;                       ///< empty while all goes well
     std::optional<std::string> authenticated; ///< the user, once the password checked out
+    bool blocked = false;                     ///< a login attempt came while the client was blocked
 };
 
 // A login the verifier remembers (the usual case: a client's every connection
@@ -122,36 +123,53 @@ struct handshake_state {
 bool cached_login(server_context& ctx, const std::string& client_key, const std::string& user,
                   const std::string& password) {
     if (ctx.verifier == nullptr || !ctx.verifier->cached(user, password)) return false;
-    if (ctx.throttle != nullptr) ctx.throttle->succeeded(client_key);
+    if (ctx.throttle != nullptr) ctx.throttle->succeeded(client_key, user);
     return true;
 }
 
 // Argon2id on the verification pool (which answers from the cache if the same
-// login succeeded meanwhile).
-task<bool> verify_password(server_context& ctx, deadline& dl, const std::string& user,
-                           const std::string& password) {
+// login succeeded meanwhile), queued under the client: clients take turns,
+// and those without a failed login on record go first. No answer (the pool
+// full, the check dropped or timed out) is not a verdict.
+task<std::optional<bool>> verify_password(server_context& ctx, deadline& dl,
+                                          const std::string& client_key, const std::string& user,
+                                          const std::string& password) {
     if (ctx.verifier == nullptr) co_return false;
+    const bool suspect = ctx.throttle != nullptr && ctx.throttle->has_failures(client_key);
+    const auto cls = suspect ? job_class::normal : job_class::first;
     // A named job: GCC 12 mis-copies lambda temporaries inside co_await expressions.
     auto job = [v = ctx.verifier, user, password] { return v->verify(user, password); };
-    auto [ec, ok] = co_await ctx.auth_pool.async_run<bool>(std::move(job), dl.bind(use_tuple));
-    co_return !ec && ok;
+    auto [ec, ok] =
+        co_await ctx.auth_pool.async_run<bool>(client_key, cls, std::move(job), dl.bind(use_tuple));
+    if (ec) co_return std::nullopt;
+    co_return ok;
 }
 
 // Verifies, and makes a client that keeps failing wait longer for each answer
-// (unknown users and wrong passwords alike).
+// (unknown users and wrong passwords alike). A client that the failure
+// blocks loses its other queued checks.
 task<bool> check_password(server_context& ctx, deadline& dl, const std::string& client_key,
                           const std::string& user, const std::string& password) {
-    const bool ok = co_await verify_password(ctx, dl, user, password);
-    if (ctx.throttle == nullptr || dl.expired()) co_return ok;
-    if (ok) {
-        ctx.throttle->succeeded(client_key);
+    const auto ok = co_await verify_password(ctx, dl, client_key, user, password);
+    if (!ok || ctx.throttle == nullptr || dl.expired()) co_return ok.value_or(false);
+    if (*ok) {
+        ctx.throttle->succeeded(client_key, user);
         co_return true;
     }
-    if (const auto delay = ctx.throttle->failed(client_key); delay.count() > 0) {
-        asio::steady_timer wait(dl.executor(), delay);
+    const auto penalty = ctx.throttle->failed(client_key, user);
+    if (penalty.blocked) ctx.auth_pool.drop(client_key);
+    if (penalty.delay.count() > 0) {
+        asio::steady_timer wait(dl.executor(), penalty.delay);
         co_await wait.async_wait(dl.bind(use_tuple));
     }
     co_return false;
+}
+
+// Checked at every login attempt, not only when the connection came:
+// connections a client opened before its block must not go on guessing.
+bool login_blocked(server_context& ctx, const std::string& client_key, handshake_state& st) {
+    st.blocked = ctx.throttle != nullptr && ctx.throttle->blocked(client_key);
+    return st.blocked;
 }
 
 // Writes all of `bytes` (kept alive by the caller), within the deadline. A
@@ -195,8 +213,9 @@ negotiate(relay::tcp_socket& client, const std::string& client_key, proto::serve
             hs.receive(std::span(buf.data(), n));
         } else if (auto* cred = std::get_if<proto::credentials_event>(&ev)) {
             rec.user = log::printable(cred->username);
-            bool ok = cached_login(ctx, client_key, cred->username, cred->password);
-            if (!ok)
+            bool ok = !login_blocked(ctx, client_key, st) &&
+                      cached_login(ctx, client_key, cred->username, cred->password);
+            if (!ok && !st.blocked)
                 ok = co_await check_password(ctx, dl, client_key, cred->username, cred->password);
             if (dl.expired()) co_return std::nullopt;
             if (ok) st.authenticated = cred->username;
@@ -207,7 +226,7 @@ negotiate(relay::tcp_socket& client, const std::string& client_key, proto::serve
             const auto& err = std::get<proto::error_event>(ev);
             if (const auto v = hs.protocol())
                 rec.proto = *v == proto::version::socks5 ? "socks5" : "socks4";
-            st.result = "refused:" + slug(err.error);
+            st.result = st.blocked ? "refused:client-blocked" : "refused:" + slug(err.error);
             co_await write_all(client, dl, err.reply);
             co_return std::nullopt;
         }
@@ -246,8 +265,9 @@ task<std::error_code> connect_allowed(relay::tcp_socket& target, const proto::re
     std::error_code ec = proto::errc::not_allowed;
     dl.expires_after(ctx.cfg.connect_timeout);
     if (access.allowed_by_name())
-        ec = co_await connect_target(target, req.destination, ctx.resolver, dl,
-                                     [&](const asio::ip::address& a) { return access.allowed(a); });
+        ec =
+            co_await connect_target(target, req.destination, ctx.resolver, conn.ticket.client(), dl,
+                                    [&](const asio::ip::address& a) { return access.allowed(a); });
     if (dl.expired()) co_return proto::errc::connect_timeout;
     if (ec == proto::errc::not_allowed && access.denial())
         log::info("refused client={} target={} by {}", endpoint_string(rec.client),

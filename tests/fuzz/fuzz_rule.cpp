@@ -99,6 +99,39 @@ void check_policy(const std::vector<rule>& rules, const std::uint8_t* data, std:
     }
 }
 
+/// Behind the guard, a guarded destination is only ever allowed by a rule that
+/// names it: a `to` host name or address block, never `any` or a suffix.
+void check_guard(const std::vector<rule>& rules, const std::uint8_t* data, std::size_t size) {
+    std::vector<ip_address> addresses;
+    std::vector<std::string> names;
+    collect(rules, addresses, names);
+    const auto fallback = (data[0] & 1) != 0 ? action::allow : action::deny;
+    const policy guarded(rules, fallback, guard{private_destination_rules(false), true});
+    const policy preset_only({}, action::allow, guard{private_destination_rules(false), true});
+    const std::vector<ip_address> host = {*ip_address::parse("10.0.0.1")};
+    request_facts f;
+    f.client = addresses[data[size - 1] % addresses.size()];
+    f.listener = "socks5://0.0.0.0:1088";
+    if ((data[0] & 2) != 0) f.user = "alice";
+    f.port = static_cast<std::uint16_t>(data[size / 2] << 8 | data[size - 1]);
+    for (const auto& name : names) {
+        f.destination_name = name;
+        for (const auto& a : addresses) {
+            f.destination_address = a;
+            if (preset_only.check(f, host).result != verdict::deny) continue; // not guarded
+            const auto d = guarded.check(f, host);
+            require(d.result != verdict::undetermined, "an address decides");
+            if (d.result != verdict::allow) continue;
+            require(d.rule_number >= 1 && d.rule_number <= rules.size(), "allowed by a rule");
+            const auto& r = rules[d.rule_number - 1];
+            const auto* pattern = r.to ? std::get_if<host_pattern>(&*r.to) : nullptr;
+            const bool named = r.to && (std::holds_alternative<cidr>(*r.to) ||
+                                        (pattern != nullptr && !pattern->suffix));
+            require(named, "a guarded destination is opened only by a rule naming it");
+        }
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -118,5 +151,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& r : rules)
         check_round_trip(r);
     check_policy(rules, data, size);
+    check_guard(rules, data, size);
     return 0;
 }

@@ -1,8 +1,10 @@
 #include "socks/server/admission.hpp"
-#include "socks/server/login_throttle.hpp"
 #include "socks/server/session.hpp"
 
 #include <chrono>
+#include <string>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <vector>
 
 #include <asio/ip/address.hpp>
@@ -11,32 +13,62 @@
 using namespace weir::server;
 using namespace std::chrono_literals;
 
+namespace {
+
+// A connected pair: `ours` stands for an accepted socket, `peer` for the client.
+struct socket_pair {
+    int ours = -1;
+    int peer = -1;
+    socket_pair() {
+        int fds[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+        ours = fds[0];
+        peer = fds[1];
+    }
+    socket_pair(const socket_pair&) = delete;
+    socket_pair& operator=(const socket_pair&) = delete;
+    ~socket_pair() {
+        ::close(ours);
+        ::close(peer);
+    }
+    // Whether `ours` was shut down: both ends read EOF at once rather than EAGAIN.
+    bool shut_down() const {
+        char byte = 0;
+        const bool peer_eof = ::recv(peer, &byte, 1, MSG_DONTWAIT) == 0;
+        const bool ours_eof = ::recv(ours, &byte, 1, MSG_DONTWAIT) == 0;
+        CHECK(peer_eof == ours_eof);
+        return peer_eof;
+    }
+};
+
+} // namespace
+
 TEST_CASE("admission: total, per-client and handshake limits", "[limits]") {
     admission a({3, 2, 0});
     admission::ticket t1, t2, t3, t4;
-    CHECK(a.admit("10.0.0.1", t1) == refusal::none);
-    CHECK(a.admit("10.0.0.1", t2) == refusal::none);
-    CHECK(a.admit("10.0.0.1", t3) == refusal::client_sessions);
-    CHECK(a.admit("10.0.0.2", t3) == refusal::none);
+    CHECK(a.admit("10.0.0.1", -1, t1) == refusal::none);
+    CHECK(a.admit("10.0.0.1", -1, t2) == refusal::none);
+    CHECK(a.admit("10.0.0.1", -1, t3) == refusal::client_sessions);
+    CHECK(a.admit("10.0.0.2", -1, t3) == refusal::none);
     CHECK(a.sessions() == 3);
-    CHECK(a.admit("10.0.0.3", t4) == refusal::sessions);
+    CHECK(a.admit("10.0.0.3", -1, t4) == refusal::sessions);
     t1 = admission::ticket{}; // a session ends: its places are free again
     CHECK(a.sessions() == 2);
-    CHECK(a.admit("10.0.0.1", t4) == refusal::none);
+    CHECK(a.admit("10.0.0.1", -1, t4) == refusal::none);
     CHECK(a.sessions() == 3);
 }
 
 TEST_CASE("admission: handshake places are freed when the handshake ends", "[limits]") {
     admission a({0, 0, 2});
     admission::ticket t1, t2, t3;
-    REQUIRE(a.admit("c", t1) == refusal::none);
-    REQUIRE(a.admit("c", t2) == refusal::none);
+    REQUIRE(a.admit("c", -1, t1) == refusal::none);
+    REQUIRE(a.admit("c", -1, t2) == refusal::none);
     CHECK(a.handshakes() == 2);
-    CHECK(a.admit("c", t3) == refusal::handshakes);
+    CHECK(a.admit("c", -1, t3) == refusal::handshakes);
     t1.handshake_done();
     t1.handshake_done(); // idempotent
     CHECK(a.handshakes() == 1);
-    CHECK(a.admit("c", t3) == refusal::none);
+    CHECK(a.admit("c", -1, t3) == refusal::none);
     { auto moved = std::move(t3); } // destroyed while still in its handshake
     CHECK(a.handshakes() == 1);
     CHECK(a.sessions() == 2);
@@ -46,7 +78,7 @@ TEST_CASE("admission: without a per-client limit one client may hold any number"
     admission a({0, 0, 0});
     std::vector<admission::ticket> tickets(1000);
     for (auto& t : tickets)
-        REQUIRE(a.admit("10.0.0.1", t) == refusal::none);
+        REQUIRE(a.admit("10.0.0.1", -1, t) == refusal::none);
     CHECK(a.sessions() == 1000);
     CHECK(a.handshakes() == 1000);
     CHECK(tickets.front().client() == "10.0.0.1");
@@ -55,69 +87,138 @@ TEST_CASE("admission: without a per-client limit one client may hold any number"
     CHECK(a.handshakes() == 0);
 }
 
-TEST_CASE("login_throttle: free failures, growing delay, block, success clears", "[throttle]") {
-    login_throttle::options o;
-    o.free_failures = 2;
-    o.base_delay = 100ms;
-    o.max_delay = 400ms;
-    o.block_after = 6;
-    o.block_for = 60s;
-    login_throttle t(o);
-    const auto t0 = login_throttle::clock::now();
-    CHECK_FALSE(t.blocked("a", t0)); // nothing on record
-    t.succeeded("a");
-    CHECK(t.size() == 0);
-    CHECK(t.failed("a", t0) == 0ms);
-    CHECK(t.failed("a", t0) == 0ms);
-    CHECK(t.failed("a", t0) == 100ms);
-    CHECK(t.failed("a", t0) == 200ms);
-    CHECK(t.failed("a", t0) == 400ms);
-    CHECK_FALSE(t.blocked("a", t0));
-    CHECK(t.failed("a", t0) == 400ms); // capped; the 6th failure blocks
-    CHECK(t.blocked("a", t0));
-    CHECK(t.blocked("a", t0 + 59s));
-    CHECK_FALSE(t.blocked("a", t0 + 61s));
-    CHECK_FALSE(t.blocked("b", t0));
-    t.failed("b", t0);
-    t.succeeded("b");
-    CHECK(t.size() == 1); // only "a" is remembered
+TEST_CASE("admission: handshakes per client", "[limits]") {
+    admission a({0, 0, 0, 2});
+    admission::ticket t1, t2, t3, t4, t5;
+    REQUIRE(a.admit("10.0.0.1", -1, t1) == refusal::none);
+    REQUIRE(a.admit("10.0.0.1", -1, t2) == refusal::none);
+    CHECK(a.admit("10.0.0.1", -1, t3) == refusal::client_handshakes);
+    CHECK(a.admit("10.0.0.2", -1, t3) == refusal::none); // another client is not held back
+    CHECK(a.handshakes() == 3);
+    t1.handshake_done(); // a session, but no longer a handshake
+    t1.handshake_done(); // idempotent
+    CHECK(a.handshakes() == 2);
+    CHECK(a.admit("10.0.0.1", -1, t4) == refusal::none);
+    CHECK(a.admit("10.0.0.1", -1, t5) == refusal::client_handshakes);
+    CHECK(a.sessions() == 4);
+    t2 = admission::ticket{}; // ended during its handshake
+    CHECK(a.handshakes() == 2);
+    CHECK(a.admit("10.0.0.1", -1, t5) == refusal::none);
+    CHECK(a.sessions() == 4);
+    CHECK(a.handshakes() == 3);
+    for (auto* t : {&t1, &t3, &t4, &t5})
+        t->release();
+    CHECK(a.sessions() == 0);
+    CHECK(a.handshakes() == 0);
 }
 
-TEST_CASE("login_throttle: quiet clients are forgotten, memory is bounded", "[throttle]") {
-    login_throttle::options o;
-    o.free_failures = 0;
-    o.base_delay = 10ms;
-    o.forget_after = 60s;
-    o.capacity = 100;
-    login_throttle t(o);
-    const auto t0 = login_throttle::clock::now();
-    CHECK(t.failed("a", t0) == 10ms);
-    CHECK(t.failed("a", t0 + 61s) == 10ms); // the first failure was forgotten
-    for (int i = 0; i < 1000; ++i)
-        t.failed(std::to_string(i), t0 + 62s);
-    CHECK(t.size() <= 100);
+TEST_CASE("admission: full handshake places shed the biggest holder's oldest", "[limits]") {
+    admission a({0, 0, 4, 0});
+    std::vector<socket_pair> big(3);
+    socket_pair small, new1, new2, new3;
+    std::vector<admission::ticket> big_t(3);
+    admission::ticket small_t, new_t1, new_t2, new_t3;
+    for (std::size_t i = 0; i < big.size(); ++i)
+        REQUIRE(a.admit("big", big[i].ours, big_t[i]) == refusal::none);
+    REQUIRE(a.admit("small", small.ours, small_t) == refusal::none);
+    REQUIRE(a.handshakes() == 4);
+
+    std::string shed_from;
+    CHECK(a.admit("new", new1.ours, new_t1, &shed_from) == refusal::none);
+    CHECK(shed_from == "big");
+    CHECK(a.shed() == 1);
+    CHECK(big[0].shut_down()); // the oldest
+    CHECK_FALSE(big[1].shut_down());
+    CHECK_FALSE(big[2].shut_down());
+    CHECK_FALSE(small.shut_down());
+    CHECK_FALSE(new1.shut_down());
+    CHECK(a.handshakes() == 4);
+    CHECK(a.sessions() == 5);  // the shed session ends when it sees EOF
+    big_t[0].handshake_done(); // its place was freed already: not freed twice
+    CHECK(a.handshakes() == 4);
+
+    // big holds 2, new2 would hold 1: big sheds again, its oldest left.
+    shed_from.clear();
+    CHECK(a.admit("new2", new2.ours, new_t2, &shed_from) == refusal::none);
+    CHECK(shed_from == "big");
+    CHECK(big[1].shut_down());
+    CHECK_FALSE(big[2].shut_down());
+    CHECK(a.shed() == 2);
+    big_t[1] = admission::ticket{}; // the shed session ends: its session place only
+    CHECK(a.handshakes() == 4);
+    CHECK(a.sessions() == 5);
+
+    // Everybody holds one: shedding would not help, new3 is refused.
+    shed_from.clear();
+    CHECK(a.admit("new3", new3.ours, new_t3, &shed_from) == refusal::handshakes);
+    CHECK(shed_from.empty());
+    CHECK(a.shed() == 2);
+    CHECK_FALSE(big[2].shut_down());
+    CHECK_FALSE(small.shut_down());
+
+    big_t.clear();
+    small_t.release();
+    new_t1.release();
+    new_t2.release();
+    CHECK(a.sessions() == 0);
+    CHECK(a.handshakes() == 0);
 }
 
-TEST_CASE("login_throttle: connection checks drop quiet records, never a block", "[throttle]") {
-    login_throttle::options o;
-    o.block_after = 2;
-    o.block_for = 600s;
-    o.forget_after = 60s;
-    login_throttle t(o);
-    const auto t0 = login_throttle::clock::now();
-    t.failed("quiet", t0);
-    t.failed("blocked", t0);
-    t.failed("blocked", t0);
-    CHECK(t.size() == 2);
-    CHECK_FALSE(t.blocked("other", t0 + 30s)); // a sweep: nobody quiet for 60 s yet
-    CHECK(t.size() == 2);
-    CHECK_FALSE(t.blocked("other", t0 + 80s)); // within a minute of the last sweep: none
-    CHECK(t.size() == 2);
-    CHECK(t.blocked("blocked", t0 + 91s)); // a sweep: "quiet" goes, "blocked" stays
-    CHECK(t.size() == 1);
-    CHECK_FALSE(t.blocked("blocked", t0 + 601s)); // its block is over
-    CHECK(t.size() == 0);                         // and it is forgotten in the same sweep
-    CHECK_FALSE(t.blocked("quiet", t0 + 700s));
+TEST_CASE("admission: no shed for the biggest holder nor to swap places", "[limits]") {
+    admission a({0, 0, 3, 0});
+    socket_pair a1, a2, b1, extra;
+    admission::ticket ta1, ta2, tb1, t;
+    REQUIRE(a.admit("a", a1.ours, ta1) == refusal::none);
+    REQUIRE(a.admit("a", a2.ours, ta2) == refusal::none);
+    REQUIRE(a.admit("b", b1.ours, tb1) == refusal::none);
+    CHECK(a.admit("a", extra.ours, t) == refusal::handshakes); // a is the biggest itself
+    CHECK(a.admit("b", extra.ours, t) == refusal::handshakes); // a 2, b 2 would be no fairer
+    CHECK(a.shed() == 0);
+    CHECK_FALSE(a1.shut_down());
+    CHECK_FALSE(a2.shut_down());
+    CHECK_FALSE(b1.shut_down());
+    CHECK(a.admit("c", extra.ours, t) == refusal::none); // c would hold 1, a holds 2
+    CHECK(a.shed() == 1);
+    CHECK(a1.shut_down());
+    CHECK_FALSE(a2.shut_down());
+}
+
+TEST_CASE("admission: a fresh client gets in past 16 clients holding all they may", "[limits]") {
+    // --max-handshakes 256: 16 attackers at their 64 each would need 1024.
+    admission a({0, 512, 256, 64});
+    std::vector<admission::ticket> held;
+    std::size_t admitted = 0;
+    // Each attacker tries once more; their sockets are left out (-1): only counts matter.
+    const auto attack = [&](std::size_t attacker) {
+        admission::ticket t;
+        if (a.admit("10.0.0." + std::to_string(attacker), -1, t) != refusal::none) return;
+        ++admitted;
+        held.push_back(std::move(t)); // shed or not, the session lingers: the worst case
+    };
+    for (std::size_t attacker = 0; attacker < 16; ++attacker)
+        for (int i = 0; i < 64; ++i)
+            attack(attacker);
+    CHECK(admitted >= 256);
+    CHECK(a.handshakes() == 256);
+
+    std::vector<admission::ticket> fresh(10); // kept in their handshakes: the harder case
+    for (std::size_t i = 0; i < fresh.size(); ++i) {
+        CAPTURE(i);
+        const auto shed_before = a.shed();
+        std::string shed_from;
+        REQUIRE(a.admit("192.0.2.1", -1, fresh[i], &shed_from) == refusal::none);
+        CHECK(a.shed() == shed_before + 1);
+        CHECK(shed_from.rfind("10.0.0.", 0) == 0);
+        CHECK(a.handshakes() == 256);
+        for (std::size_t attacker = 0; attacker < 16; ++attacker)
+            for (int again = 0; again < 64; ++again)
+                attack(attacker); // reconnecting as fast as they can
+        CHECK(a.handshakes() == 256);
+    }
+    fresh.clear();
+    held.clear();
+    CHECK(a.sessions() == 0);
+    CHECK(a.handshakes() == 0);
 }
 
 TEST_CASE("client keys: IPv4 address, IPv6 /64, mapped IPv4 as IPv4", "[limits]") {
