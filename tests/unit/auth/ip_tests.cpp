@@ -1,4 +1,5 @@
 #include "auth/ip.hpp"
+#include "tests/unit/auth/test_ip.hpp"
 
 #include <string>
 #include <utility>
@@ -8,16 +9,7 @@
 
 using weir::auth::cidr;
 using weir::auth::ip_address;
-
-namespace {
-
-ip_address ip(std::string_view text) {
-    const auto a = ip_address::parse(text);
-    if (!a) throw std::invalid_argument("test address does not parse: " + std::string(text));
-    return *a;
-}
-
-} // namespace
+using weir::auth::test::ip;
 
 TEST_CASE("addresses parse and print in canonical form", "[ip]") {
     const std::vector<std::pair<std::string, std::string>> table = {

@@ -1,4 +1,5 @@
 #include "auth/policy.hpp"
+#include "tests/unit/auth/test_ip.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -10,11 +11,7 @@ using namespace weir::auth;
 
 namespace {
 
-ip_address ip(std::string_view text) {
-    const auto a = ip_address::parse(text);
-    if (!a) throw std::invalid_argument("test address does not parse: " + std::string(text));
-    return *a;
-}
+using test::ip;
 
 /// A listener reachable from other hosts: `texts`, then the default
 /// `fallback`, behind the guard (the preset without private ranges, and the

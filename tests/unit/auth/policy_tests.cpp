@@ -1,4 +1,5 @@
 #include "auth/policy.hpp"
+#include "tests/unit/auth/test_ip.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -11,11 +12,7 @@ using namespace weir::auth;
 
 namespace {
 
-ip_address ip(std::string_view text) {
-    const auto a = ip_address::parse(text);
-    if (!a) throw std::invalid_argument("test address does not parse: " + std::string(text));
-    return *a;
-}
+using test::ip;
 
 /// A CONNECT from 192.0.2.7 on socks5://0.0.0.0:1088 to `destination` (an IP
 /// literal or a name) on `port`, without a user.
