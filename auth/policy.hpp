@@ -101,6 +101,8 @@ public:
 
     /// The rules, then the guard's.
     const std::vector<rule>& rules() const noexcept { return rules_; }
+    /// Whether check() needs the host's addresses.
+    bool guards_host_addresses() const noexcept { return guard_hosts_; }
     action default_action() const noexcept { return default_action_; }
 
 private:

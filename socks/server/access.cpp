@@ -117,14 +117,15 @@ std::shared_ptr<const access_table::policies> access_table::get() const {
 
 access_check::access_check(std::shared_ptr<const access_table::policies> table,
                            std::size_t listener, auth::request_facts facts,
-                           std::shared_ptr<const host_addresses::list> hosts)
+                           const host_addresses& hosts)
     : table_(std::move(table))
-    , hosts_(std::move(hosts))
     , policy_(table_->at(listener))
-    , facts_(std::move(facts)) {}
+    , facts_(std::move(facts)) {
+    if (policy_.guards_host_addresses()) hosts_ = hosts.get(); // a lock: only when needed
+}
 
 bool access_check::allowed_by_name() {
-    const auto d = policy_.check(facts_, *hosts_);
+    const auto d = policy_.check(facts_, hosts());
     if (d.result != auth::verdict::deny) return true;
     denial_ = d;
     return false;
@@ -132,7 +133,7 @@ bool access_check::allowed_by_name() {
 
 bool access_check::allowed(const asio::ip::address& address) {
     facts_.destination_address = to_policy_address(address);
-    const auto d = policy_.check(facts_, *hosts_);
+    const auto d = policy_.check(facts_, hosts());
     if (d.result == auth::verdict::allow) return true;
     denial_ = d;
     return false;

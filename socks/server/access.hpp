@@ -76,7 +76,7 @@ private:
 class access_check {
 public:
     access_check(std::shared_ptr<const access_table::policies> table, std::size_t listener,
-                 auth::request_facts facts, std::shared_ptr<const host_addresses::list> hosts);
+                 auth::request_facts facts, const host_addresses& hosts);
 
     /// Before resolving: false when the request is denied whatever it resolves to.
     bool allowed_by_name();
@@ -87,10 +87,15 @@ public:
 
 private:
     std::shared_ptr<const access_table::policies> table_;
-    std::shared_ptr<const host_addresses::list> hosts_;
+    std::shared_ptr<const host_addresses::list> hosts_; ///< taken only when the guard needs them
     const auth::policy& policy_;
     auth::request_facts facts_;
     std::optional<auth::decision> denial_;
+
+    std::span<const auth::ip_address> hosts() const noexcept {
+        return hosts_ ? std::span<const auth::ip_address>(*hosts_)
+                      : std::span<const auth::ip_address>();
+    }
 };
 
 /// The facts a policy needs about a request.

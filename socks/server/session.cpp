@@ -260,8 +260,7 @@ task<std::error_code> connect_allowed(relay::tcp_socket& target, const proto::re
         co_return proto::errc::not_a_host_name;
     }
     access_check access(ctx.access.get(), listener.index,
-                        facts_of(req, conn.remote, listener.url, st.authenticated),
-                        ctx.hosts.get());
+                        facts_of(req, conn.remote, listener.url, st.authenticated), ctx.hosts);
     std::error_code ec = proto::errc::not_allowed;
     dl.expires_after(ctx.cfg.connect_timeout);
     if (access.allowed_by_name())
