@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -446,3 +447,158 @@ def main_in_private_netns():
         sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", script, sys.executable,
                                   *sys.argv], env=env))
     unittest.main(verbosity=2)
+
+
+# --------------------------------------------------------------------------
+# private network and mount namespaces (for tests that need 127.0.0.1:53 or
+# their own /etc/hosts and /etc/resolv.conf)
+
+PRIVATE_NS_ENV = "WEIR_TEST_PRIVATE_NS"  # set in the re-executed child (inside the namespaces)
+
+
+def sh(*args):
+    """Run a setup command (ip, mount, nsenter); its failure is a broken setup."""
+    r = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT,
+                       stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+
+
+def in_private_namespaces():
+    """True inside the namespaces main_in_private_namespaces() made."""
+    return os.environ.get(PRIVATE_NS_ENV) == "1"
+
+
+def main_in_private_namespaces():
+    """Runs the calling test file's unittest.main() in a new network namespace
+    and a private mount namespace (re-executing it under `unshare -n -m
+    --propagation private`; needs root). Loopback is left down: see
+    private_loopback_and_etc()."""
+    if not in_private_namespaces():
+        env = dict(os.environ, **{PRIVATE_NS_ENV: "1"})
+        flags = ["-B"] if sys.flags.dont_write_bytecode else []
+        sys.exit(subprocess.call(["unshare", "-n", "-m", "--propagation", "private",
+                                  sys.executable, *flags, *sys.argv], env=env))
+    unittest.main(verbosity=2)
+
+
+def private_loopback_and_etc(hosts, resolv_conf):
+    """For setUpModule in a file run by main_in_private_namespaces(): skips the
+    module outside those namespaces; brings `lo` up; bind-mounts /etc/hosts and
+    /etc/resolv.conf from temp files with these texts (module cleanups unmount
+    them). Returns the TempDir holding the files (removed by a module cleanup,
+    after the unmounts)."""
+    if not in_private_namespaces():
+        raise unittest.SkipTest("run this file as a script: it needs its own namespaces")
+    sh("ip", "link", "set", "lo", "up")
+    tmp = TempDir()
+    unittest.addModuleCleanup(tmp.cleanup)
+    for path, text in (("/etc/hosts", hosts), ("/etc/resolv.conf", resolv_conf)):
+        mine = os.path.join(tmp.path, os.path.basename(path))
+        with open(mine, "w") as f:
+            f.write(text)
+        sh("mount", "--bind", mine, path)  # private mount namespace: ours only
+        unittest.addModuleCleanup(sh, "umount", path)
+    return tmp
+
+
+class FakeDns:
+    """A DNS server on 127.0.0.1:53/udp (in a private network namespace).
+
+    `answers` {name: IPv4}: an A record for those names (no data for other
+    types), NXDOMAIN for any other name. Names ending in one of
+    `silent_suffixes` get no answer at all (the queries are kept) until
+    release(), which answers every kept query, and every later one, with
+    NXDOMAIN: the getaddrinfo calls stuck on them return at once. hold()
+    silences them again. names() lists the names queried, lowercase, no final
+    dot; clear() forgets them. stop() takes at most TIMEOUT."""
+
+    def __init__(self, answers, silent_suffixes=()):
+        self.answers = {name.lower(): ip for name, ip in answers.items()}
+        self.silent_suffixes = tuple(silent_suffixes)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 53))
+        self.sock.settimeout(0.2)  # so that stop() is noticed: close() does not wake recvfrom
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._released = False
+        self._held = []  # [(query, peer)] of the names not answered
+        self._asked = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def names(self):
+        with self._lock:
+            return list(self._asked)
+
+    def clear(self):
+        with self._lock:
+            self._asked.clear()
+
+    def hold(self):
+        """From now on, names under silent_suffixes go unanswered again; names() is cleared."""
+        with self._lock:
+            self._released = False
+            self._asked.clear()
+
+    def release(self):
+        with self._lock:
+            self._released = True
+            held, self._held = self._held, []
+        for query, peer in held:
+            try:
+                self.sock.sendto(self._reply(query, nxdomain=True), peer)
+            except (OSError, IndexError, struct.error, ValueError):
+                pass
+
+    def _serve(self):
+        while not self._stopping.is_set():
+            try:
+                query, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                name = self._parse(query)[2]
+                with self._lock:
+                    self._asked.append(name)
+                    if name.endswith(self.silent_suffixes) and not self._released:
+                        self._held.append((query, peer))
+                        continue
+                answer = self._reply(query)
+            except (IndexError, struct.error, ValueError):
+                continue  # not a query we understand: no answer
+            try:
+                self.sock.sendto(answer, peer)
+            except OSError:
+                return
+
+    @staticmethod
+    def _parse(query):
+        qid, flags, qdcount = struct.unpack("!HHH", query[:6])
+        if qdcount != 1:
+            raise ValueError("one question only")
+        labels, i = [], 12
+        while query[i]:
+            labels.append(query[i + 1:i + 1 + query[i]].decode("latin-1"))
+            i += 1 + query[i]
+        qtype, qclass = struct.unpack("!HH", query[i + 1:i + 5])
+        return qid, flags, ".".join(labels).lower(), qtype, qclass, query[12:i + 5]
+
+    def _reply(self, query, nxdomain=False):
+        qid, flags, name, qtype, qclass, question = self._parse(query)
+        answers, rcode = b"", 3  # NXDOMAIN
+        if name in self.answers and not nxdomain:
+            rcode = 0
+            if qtype == 1 and qclass == 1:
+                answers = (struct.pack("!HHHIH", 0xC00C, 1, 1, 5, 4)
+                           + socket.inet_aton(self.answers[name]))
+        out_flags = 0x8000 | (flags & 0x7900) | 0x0400 | 0x0080 | rcode  # QR AA RD RA
+        header = struct.pack("!HHHHHH", qid, out_flags, 1, 1 if answers else 0, 0, 0)
+        return header + question + answers
+
+    def stop(self):
+        self._stopping.set()
+        self._thread.join(TIMEOUT)
+        self.sock.close()

@@ -24,22 +24,16 @@ namespace in which /etc/resolv.conf (nameserver 127.0.0.1, timeout:5
 attempts:2) and /etc/hosts (localhost only) are bind-mounted from temp files.
 """
 
-import os
 import resource
 import select
 import selectors
 import socket
-import struct
-import subprocess
-import sys
 import threading
 import time
 import unittest
 
 import harness
-from harness import recv_exact, s5_credentials, s5_greeting, s5_request
-
-NS_ENV = "WEIR_TEST_FAIRNESS_NS"  # set in the re-executed child (inside the namespaces)
+from harness import s5_credentials, s5_greeting, s5_request
 
 PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw"}
 
@@ -55,140 +49,22 @@ FAST_NAME = "fast.test"  # the fake DNS server answers A 127.0.0.1 at once
 SLOW_SUFFIX = ".slow"  # ... and never answers names under .slow (until released)
 
 
-def sh(*args):
-    """Run a setup command (ip, mount); its failure is a broken setup."""
-    r = subprocess.run(args, capture_output=True, text=True, timeout=harness.TIMEOUT,
-                       stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
-
-
-# --------------------------------------------------------------------------
-# the fake DNS server (UDP, 127.0.0.1:53 in the private namespace)
-
-
-class FakeDns:
-    """A 127.0.0.1 for FAST_NAME (no data for other types), no answer at all for
-    names under SLOW_SUFFIX (the queries are kept), NXDOMAIN for the rest.
-
-    release() answers every kept query, and every later one under SLOW_SUFFIX,
-    with NXDOMAIN: the getaddrinfo calls stuck on them return at once, so weir
-    can stop without waiting for the resolver's timeouts."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 53))
-        self.sock.settimeout(0.2)  # so that stop() is noticed: close() does not wake recvfrom
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._released = False
-        self._held = []  # [(query, peer)] of the names never answered
-        self.asked = []  # every name queried, lowercase, no final dot
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def names(self):
-        with self._lock:
-            return list(self.asked)
-
-    def hold(self):
-        """From now on, names under SLOW_SUFFIX go unanswered again."""
-        with self._lock:
-            self._released = False
-            self.asked.clear()
-
-    def release(self):
-        with self._lock:
-            self._released = True
-            held, self._held = self._held, []
-        for query, peer in held:
-            try:
-                self.sock.sendto(self._reply(query, nxdomain=True), peer)
-            except (OSError, IndexError, struct.error, ValueError):
-                pass
-
-    def _serve(self):
-        while not self._stopping.is_set():
-            try:
-                query, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                name = self._name(query)
-                with self._lock:
-                    self.asked.append(name)
-                    if name.endswith(SLOW_SUFFIX) and not self._released:
-                        self._held.append((query, peer))
-                        continue
-                answer = self._reply(query)
-            except (IndexError, struct.error, ValueError, UnicodeDecodeError):
-                continue  # not a query we understand: no answer
-            try:
-                self.sock.sendto(answer, peer)
-            except OSError:
-                return
-
-    @staticmethod
-    def _parse(query):
-        qid, flags, qdcount = struct.unpack("!HHH", query[:6])
-        if qdcount != 1:
-            raise ValueError("one question only")
-        labels, i = [], 12
-        while query[i]:
-            labels.append(query[i + 1:i + 1 + query[i]].decode("latin-1"))
-            i += 1 + query[i]
-        qtype, qclass = struct.unpack("!HH", query[i + 1:i + 5])
-        return qid, flags, ".".join(labels).lower(), qtype, qclass, query[12:i + 5]
-
-    def _name(self, query):
-        return self._parse(query)[2]
-
-    def _reply(self, query, nxdomain=False):
-        qid, flags, name, qtype, qclass, question = self._parse(query)
-        answers, rcode = b"", 3  # NXDOMAIN
-        if name == FAST_NAME and not nxdomain:
-            rcode = 0
-            if qtype == 1 and qclass == 1:
-                answers = (struct.pack("!HHHIH", 0xC00C, 1, 1, 5, 4)
-                           + socket.inet_aton("127.0.0.1"))
-        out_flags = 0x8000 | (flags & 0x7900) | 0x0400 | 0x0080 | rcode  # QR AA RD RA
-        header = struct.pack("!HHHHHH", qid, out_flags, 1, 1 if answers else 0, 0, 0)
-        return header + question + answers
-
-    def stop(self):
-        self._stopping.set()
-        self._thread.join(harness.TIMEOUT)
-        self.sock.close()
-
-
 # --------------------------------------------------------------------------
 # module setup
 
 
 def setUpModule():
     global TMP, USERS_FILE, ECHO, DNS
-    if os.environ.get(NS_ENV) != "1":
-        raise unittest.SkipTest("run this file as a script: it needs its own namespaces")
-    sh("ip", "link", "set", "lo", "up")
+    TMP = harness.private_loopback_and_etc(HOSTS, RESOLV_CONF)
     # Tests 3 and 4 hold a thousand sockets or more at once (weir inherits the limit).
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = 8192 if hard == resource.RLIM_INFINITY else min(hard, 8192)
     if soft != resource.RLIM_INFINITY and soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    TMP = harness.TempDir()
-    unittest.addModuleCleanup(TMP.cleanup)
-    for path, text in (("/etc/hosts", HOSTS), ("/etc/resolv.conf", RESOLV_CONF)):
-        mine = os.path.join(TMP.path, os.path.basename(path))
-        with open(mine, "w") as f:
-            f.write(text)
-        sh("mount", "--bind", mine, path)  # private mount namespace: ours only
-        unittest.addModuleCleanup(sh, "umount", path)
     USERS_FILE = harness.make_users_file(TMP.path, PASSWORDS)
     ECHO = harness.EchoTarget()
     unittest.addModuleCleanup(ECHO.stop)
-    DNS = FakeDns()
+    DNS = harness.FakeDns({FAST_NAME: "127.0.0.1"}, silent_suffixes=(SLOW_SUFFIX,))
     unittest.addModuleCleanup(DNS.stop)
 
 
@@ -714,15 +590,5 @@ class ResolverFairness(unittest.TestCase):
         self.assertTrue(echo_works(s, b"fast-ping"))
 
 
-def main():
-    """Re-execute under `unshare -n -m` (private network and mounts), then run the tests."""
-    if os.environ.get(NS_ENV) != "1":
-        env = dict(os.environ, **{NS_ENV: "1"})
-        flags = ["-B"] if sys.flags.dont_write_bytecode else []
-        sys.exit(subprocess.call(["unshare", "-n", "-m", "--propagation", "private",
-                                  sys.executable, *flags, *sys.argv], env=env))
-    unittest.main(verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    harness.main_in_private_namespaces()

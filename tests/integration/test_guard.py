@@ -25,7 +25,6 @@ import json
 import os
 import select
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -33,9 +32,7 @@ import time
 import unittest
 
 import harness
-from harness import recv_exact, s4_request, s5_credentials, s5_greeting, s5_request
-
-NS_ENV = "WEIR_TEST_GUARD_NS"  # set in the re-executed child (inside the namespaces)
+from harness import recv_exact, s4_request, s5_credentials, s5_greeting, s5_request, sh
 
 W_ADDR = "10.77.0.1"  # weir's host, as the client host sees it
 C_ADDR = "10.77.0.2"  # the client host
@@ -60,14 +57,6 @@ nameserver 127.0.0.1
 options timeout:1 attempts:1
 """
 DNS_NAMES = {"internal.corp": "127.0.0.1", "db.corp": "127.0.0.1"}
-
-
-def sh(*args):
-    """Run a setup command (ip, mount, nsenter); its failure is a broken setup."""
-    r = subprocess.run(args, capture_output=True, text=True, timeout=harness.TIMEOUT,
-                       stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
 
 
 # --------------------------------------------------------------------------
@@ -162,78 +151,6 @@ class CountingTarget:
     def stop(self):
         for s in self.socks:
             s.close()
-
-
-# --------------------------------------------------------------------------
-# the fake DNS server (UDP, 127.0.0.1:53 in W)
-
-
-class FakeDns:
-    """A for the names in DNS_NAMES (no data for other types), NXDOMAIN for
-    any other name; `asked` lists the names queried, lowercase, no final dot."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 53))
-        self.sock.settimeout(0.2)  # so that stop() is noticed: close() does not wake recvfrom
-        self._stopping = threading.Event()
-        self.asked = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def names(self):
-        with self._lock:
-            return list(self.asked)
-
-    def clear(self):
-        with self._lock:
-            self.asked.clear()
-
-    def _serve(self):
-        while not self._stopping.is_set():
-            try:
-                query, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                answer = self._answer(query)
-            except (IndexError, struct.error, ValueError):
-                continue  # not a query we understand: no answer
-            try:
-                self.sock.sendto(answer, peer)
-            except OSError:
-                return
-
-    def _answer(self, query):
-        qid, flags, qdcount = struct.unpack("!HHH", query[:6])
-        if qdcount != 1:
-            raise ValueError("one question only")
-        labels, i = [], 12
-        while query[i]:
-            labels.append(query[i + 1:i + 1 + query[i]].decode("latin-1"))
-            i += 1 + query[i]
-        qtype, qclass = struct.unpack("!HH", query[i + 1:i + 5])
-        question = query[12:i + 5]
-        name = ".".join(labels).lower()
-        with self._lock:
-            self.asked.append(name)
-        answers, rcode = b"", 3  # NXDOMAIN
-        if name in DNS_NAMES:
-            rcode = 0
-            if qtype == 1 and qclass == 1:
-                answers = (struct.pack("!HHHIH", 0xC00C, 1, 1, 5, 4)
-                           + socket.inet_aton(DNS_NAMES[name]))
-        out_flags = 0x8000 | (flags & 0x7900) | 0x0400 | 0x0080 | rcode  # QR AA RD RA
-        header = struct.pack("!HHHHHH", qid, out_flags, 1, 1 if answers else 0, 0, 0)
-        return header + question + answers
-
-    def stop(self):
-        self._stopping.set()
-        self._thread.join(harness.TIMEOUT)
-        self.sock.close()
 
 
 # --------------------------------------------------------------------------
@@ -385,20 +302,10 @@ class RemoteSocket:
 
 def setUpModule():
     global TMP, USERS_FILE, DNS, CLIENT, LOOP, OTHER, META, HOSTSVC, CSVC
-    if os.environ.get(NS_ENV) != "1":
-        raise unittest.SkipTest("run this file as a script: it needs its own namespaces")
-    sh("ip", "link", "set", "lo", "up")
-    TMP = harness.TempDir()
-    unittest.addModuleCleanup(TMP.cleanup)
-    for path, text in (("/etc/hosts", HOSTS), ("/etc/resolv.conf", RESOLV_CONF)):
-        mine = os.path.join(TMP.path, os.path.basename(path))
-        with open(mine, "w") as f:
-            f.write(text)
-        sh("mount", "--bind", mine, path)  # private mount namespace: ours only
-        unittest.addModuleCleanup(sh, "umount", path)
+    TMP = harness.private_loopback_and_etc(HOSTS, RESOLV_CONF)
     USERS_FILE = harness.make_users_file(TMP.path, PASSWORDS)
 
-    DNS = FakeDns()
+    DNS = harness.FakeDns(DNS_NAMES)
     unittest.addModuleCleanup(DNS.stop)
 
     CLIENT = ClientHost()
@@ -729,15 +636,5 @@ class LoopbackListener(GuardTest):
             self.assert_allowed(weir, "127.0.0.1", LOOP.port, client=from_w)
 
 
-def main():
-    """Re-execute under `unshare -n -m` (private mounts), then run the tests."""
-    if os.environ.get(NS_ENV) != "1":
-        env = dict(os.environ, **{NS_ENV: "1"})
-        flags = ["-B"] if sys.flags.dont_write_bytecode else []
-        sys.exit(subprocess.call(["unshare", "-n", "-m", "--propagation", "private",
-                                  sys.executable, *flags, *sys.argv], env=env))
-    unittest.main(verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    harness.main_in_private_namespaces()
