@@ -16,7 +16,10 @@
 # row, tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both
 # cycles cycles-pipe cycles-auth cycles-1 latency idle),
 # HEV_SOCKS5_SERVER (path to a hev-socks5-server binary built outside this
-# repository; the hev column is measured only when it is set).
+# repository; the hev column is measured only when it is set), WEIR_BASE (path
+# to another build's weir, e.g. of the commit before a change: adds the
+# column base-splice, run exactly as weir-splice, so that before and after are
+# measured in the same rounds).
 # Everything runs in a private network namespace (unshare -n) when it can, so
 # conntrack and TIME_WAIT stay out of the host's way; only 127.0.0.0/8 is used.
 set -euo pipefail
@@ -48,6 +51,7 @@ auth_repeat=${AUTH_REPEAT:-5}
 warmup=${WARMUP:-0.5}
 idle_sessions=${IDLE_SESSIONS:-9500}
 proxies=${PROXIES:-reference weir-splice weir-copy microsocks dante hev}
+[[ -z ${WEIR_BASE:-} || " $proxies " == *" base-splice "* ]] || proxies="$proxies base-splice"
 all_rows="tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both cycles cycles-pipe \
 cycles-auth cycles-1 latency idle"
 read -ra rows <<<"${ROWS:-$all_rows}"
@@ -129,9 +133,11 @@ start_proxy() {
             --password "$pass" 2>>"$work/$1.log"
         auth_pid=$last_pid
         ;;
-    weir-*)
+    weir-* | base-*)
         [[ -f $work/users ]] || (umask 077 && printf '%s\n' "$pass" | "$weir" passwd "$user" >"$work/users")
-        spawn "$weir" --relay "${1#weir-}" --listen "socks://127.0.0.1:$port" \
+        local binary=$weir
+        [[ $1 != base-* ]] || binary=$WEIR_BASE
+        spawn "$binary" --relay "${1#*-}" --listen "socks://127.0.0.1:$port" \
             --listen "socks5://127.0.0.1:$((port + 1))" --users "$work/users" --log-level warn \
             --max-sessions-per-client 0 \
             2>>"$work/$1.log"
@@ -273,6 +279,7 @@ for name in $proxies; do
     microsocks) command -v microsocks >/dev/null || continue ;;
     dante) command -v danted >/dev/null || continue ;;
     hev) [[ -x ${HEV_SOCKS5_SERVER:-} ]] || continue ;;
+    base-*) [[ -x ${WEIR_BASE:-} ]] || continue ;;
     esac
     start_proxy "$name"
     url[$name]=$noauth_url pid[$name]=$proxy_pid
