@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 
 namespace weir::server {
 namespace {
@@ -100,7 +99,14 @@ void host_addresses::watch(asio::io_context& io) {
     netlink_ = std::make_unique<asio::posix::basic_stream_descriptor<executor>>(io, fd);
     // Read again now: an address may have come between the first read and the socket.
     refresh();
-    asio::co_spawn(io.get_executor(), follow(), asio::detached);
+    asio::co_spawn(io.get_executor(), follow(), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            log::error("following the host's addresses stopped: {}", x.what());
+        }
+    });
 }
 
 void host_addresses::stop() {

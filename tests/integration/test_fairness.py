@@ -28,6 +28,7 @@ import resource
 import select
 import selectors
 import socket
+import sys
 import threading
 import time
 import unittest
@@ -352,13 +353,19 @@ class HandshakeShedding(unittest.TestCase):
         self.addCleanup(attackers.close)
         attackers.fill()
         time.sleep(0.5)  # weir has accepted (and shed or refused) them
+        slowest = 0.0
         for attempt in range(1, 11):
             attackers.refill()
             time.sleep(0.1)
+            started = time.monotonic()
             problem = no_auth_session(port, "127.0.0.100", f"fresh-{attempt}".encode())
+            slowest = max(slowest, time.monotonic() - started)
             self.assertIsNone(problem, f"fresh client, try {attempt}/10, with "
                               f"{attackers.open_count()} attacker connections open "
                               f"({attackers.closed_by_weir} closed by weir so far): {problem}")
+        print(f"fresh client through a full house: 10 of 10, slowest {slowest:.2f} s "
+              f"({attackers.closed_by_weir} attacker connections shed or refused)",
+              file=sys.stderr)
 
     def test_per_client_handshake_limit(self):
         """Default --max-handshakes-per-client (64): 64 half-open connections
@@ -523,6 +530,8 @@ class VerificationFairness(unittest.TestCase):
         elapsed = time.monotonic() - started
         stopper.cancel()
         flood.stop()
+        print(f"valid uncached login under the flood: {elapsed:.2f} s; {flood.stats()}",
+              file=sys.stderr)
         self.assertTrue(head == bytes.fromhex("05 02 01 00") and reply and reply[0] == 0,
                         f"valid login failed after {elapsed:.1f} s: {outcome}; {at_start}; "
                         f"at the end: {flood.stats()}")
@@ -582,6 +591,7 @@ class ResolverFairness(unittest.TestCase):
             outcome = f"no answer in {self.REPORT:.0f} s"
         elapsed = time.monotonic() - started
         slow = sorted({n for n in DNS.names() if n.endswith(SLOW_SUFFIX)})
+        print(f"{FAST_NAME} beside {len(slow)} stuck lookups: {elapsed:.2f} s", file=sys.stderr)
         self.assertTrue(reply is not None and reply[0] == 0,
                         f"CONNECT to {FAST_NAME} failed after {elapsed:.1f} s: {outcome} "
                         f"({len(slow)} .slow names looked up)")
