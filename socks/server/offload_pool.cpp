@@ -61,21 +61,48 @@ std::size_t offload_pool::keys() const {
 }
 
 bool offload_pool::submit(std::string_view key, job_class cls, std::shared_ptr<job_base> job) {
+    std::shared_ptr<job_base> shed;
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ || queued_ >= opts_.max_queued) return false;
+        if (stopping_) return false;
         auto it = keys_.find(key);
+        if (it == keys_.end() && !key.empty() && opts_.per_key_queued == 0) return false;
+        if (it != keys_.end() && key_full(it->second)) return false;
+        if (queued_ >= opts_.max_queued) {
+            shed = shed_for(it == keys_.end() ? 0 : waiting(it->second));
+            if (!shed) return false;
+        }
         if (it == keys_.end()) {
-            if (!key.empty() && opts_.per_key_queued == 0) return false;
             it = keys_.try_emplace(std::string(key)).first;
             it->second.name = &it->first;
-        } else if (key_full(it->second)) {
-            return false;
         }
         enqueue(it->second, static_cast<std::size_t>(cls), std::move(job));
     }
+    if (shed) shed->abort(proto::errc::resolver_busy);
     wake_.notify_one();
     return true;
+}
+
+std::size_t offload_pool::waiting(const key_state& ks) {
+    return ks.waiting[0].size() + ks.waiting[1].size();
+}
+
+// The queue is full and a key with `mine` jobs waiting wants another place:
+// take the newest waiting job of the key with the most waiting, if that key
+// would still have more than the newcomer's. The newest: the key's older jobs
+// are nearer their turn. O(keys), only when the queue is full.
+std::shared_ptr<offload_pool::job_base> offload_pool::shed_for(std::size_t mine) {
+    key_state* most = nullptr;
+    for (auto& [name, ks] : keys_)
+        if (most == nullptr || waiting(ks) > waiting(*most)) most = &ks;
+    if (most == nullptr || waiting(*most) <= mine + 1) return nullptr;
+    const std::size_t c = most->waiting[1].empty() ? 0 : 1; // a normal job before a first one
+    auto victim = std::move(most->waiting[c].back());
+    most->waiting[c].pop_back();
+    --queued_;
+    if (most->waiting[c].empty()) leave_turns(*most, c);
+    forget_if_idle(*most);
+    return victim;
 }
 
 // Whether `ks` may queue no more; jobs whose waiter left make room first.

@@ -49,7 +49,10 @@ public:
     struct options {
         /// Worker threads.
         std::size_t threads = 8;
-        /// Jobs waiting, all keys together; one more completes at once with resolver_busy.
+        /// Jobs waiting, all keys together. When they are all taken, a newcomer takes
+        /// the newest waiting job's place of the key with the most waiting (that job
+        /// completes with resolver_busy), if that key would still have more than the
+        /// newcomer's; else the newcomer completes at once with resolver_busy.
         std::size_t max_queued = 4096;
         /// Jobs waiting for one key (running ones not counted); one more completes at
         /// once with resolver_busy. Jobs whose waiter left do not count.
@@ -180,6 +183,8 @@ private:
     };
 
     bool submit(std::string_view key, job_class cls, std::shared_ptr<job_base> job);
+    static std::size_t waiting(const key_state& ks);
+    std::shared_ptr<job_base> shed_for(std::size_t mine);
     bool key_full(key_state& ks);
     void purge_abandoned(key_state& ks);
     void enqueue(key_state& ks, std::size_t cls, std::shared_ptr<job_base> job);

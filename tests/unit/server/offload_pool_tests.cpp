@@ -252,6 +252,28 @@ TEST_CASE("offload_pool: the total queue bound holds across keys", "[offload][bo
     check_empty(h.pool);
 }
 
+TEST_CASE("offload_pool: a full queue makes room at the expense of the key holding the most",
+          "[offload][bounds]") {
+    harness h({1, 3, 16, 0});
+    h.run("X", job_class::normal, "x1", 0);
+    h.wait_started(1);
+    h.run("A", job_class::normal, "a1");
+    h.run("A", job_class::first, "a2");
+    h.run("A", job_class::first, "a3");  // the queue is full, all of it A's
+    h.run("B", job_class::normal, "b1"); // takes the place of A's newest normal job: a1
+    h.wait_done(1);
+    CHECK(h.done == strings{"a1:busy"});
+    h.run("B", job_class::normal, "b2"); // B would hold as many as A: no room made
+    h.run("A", job_class::normal, "a4"); // A is the biggest holder itself
+    h.run("C", job_class::normal, "c1"); // A holds 2, C none: A's newest goes, a3
+    h.wait_done(4);
+    CHECK(h.done == strings{"a1:busy", "b2:busy", "a4:busy", "a3:busy"});
+    h.gates[0].open();
+    h.wait_done(8);
+    CHECK(h.started() == strings{"x1", "a2", "b1", "c1"});
+    check_empty(h.pool);
+}
+
 TEST_CASE("offload_pool: a key at its running bound does not stop the others",
           "[offload][bounds]") {
     harness h({2, 64, 16, 1});
