@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <asio/co_spawn.hpp>
+#include <asio/this_coro.hpp>
 
 namespace weir::server {
 namespace {
@@ -96,10 +97,9 @@ void host_addresses::watch(asio::io_context& io) {
                   std::strerror(errno));
         return;
     }
-    netlink_ = std::make_unique<asio::posix::basic_stream_descriptor<executor>>(io, fd);
     // Read again now: an address may have come between the first read and the socket.
     refresh();
-    asio::co_spawn(io.get_executor(), follow(), [](std::exception_ptr e) {
+    asio::co_spawn(io.get_executor(), follow(fd), [](std::exception_ptr e) {
         if (!e) return;
         try {
             std::rethrow_exception(e);
@@ -110,22 +110,30 @@ void host_addresses::watch(asio::io_context& io) {
 }
 
 void host_addresses::stop() {
-    if (!netlink_) return;
+    if (netlink_ == nullptr) return;
     std::error_code ignored;
     netlink_->close(ignored);
 }
 
 // Each wake-up drains the socket and reads the interfaces once: a burst of
 // changes costs one getifaddrs(). ENOBUFS (messages lost) reads them too.
-task<void> host_addresses::follow() {
+task<void> host_addresses::follow(int fd) {
+    descriptor netlink(co_await asio::this_coro::executor, fd);
+    struct seen_by_stop { // while this frame lives, however it ends
+        descriptor*& where;
+        seen_by_stop(descriptor*& w, descriptor& d)
+            : where(w) {
+            where = &d;
+        }
+        ~seen_by_stop() { where = nullptr; }
+    } registered(netlink_, netlink);
     std::array<char, 8192> buffer;
     for (;;) {
-        auto [ec] =
-            co_await netlink_->async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
-        if (ec || !netlink_->is_open()) co_return;
+        auto [ec] = co_await netlink.async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
+        if (ec || !netlink.is_open()) co_return;
         for (int i = 0; i < 1024; ++i) { // bounded: a flood of changes cannot hold the thread
             const auto n =
-                ::recv(netlink_->native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+                ::recv(netlink.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
             if (n <= 0 && errno != ENOBUFS) break;
         }
         refresh();

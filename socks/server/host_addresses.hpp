@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -29,6 +30,9 @@ public:
     /// Without a netlink socket (no permission, not Linux) logs a warning and
     /// keeps the start-up list.
     void watch(asio::io_context& io);
+    /// Ends the watch: its socket closes, and the watching coroutine, which owns
+    /// it, ends when `io` next runs (or is destroyed). Call on the thread that
+    /// runs `io`, or while it does not run.
     void stop();
 
     /// The addresses as of now (IPv4-mapped ones as IPv4), sorted.
@@ -38,12 +42,15 @@ public:
     static list read();
 
 private:
-    task<void> follow();
+    using descriptor = asio::posix::basic_stream_descriptor<executor>;
+    task<void> follow(int fd);
     void refresh();
 
     mutable std::mutex mutex_;
     std::shared_ptr<const list> addresses_;
-    std::unique_ptr<asio::posix::basic_stream_descriptor<executor>> netlink_;
+    /// The netlink socket, owned by the frame of follow() (so that it goes
+    /// with its io_context, as sessions' sockets do); null when not watching.
+    descriptor* netlink_ = nullptr;
 };
 
 } // namespace weir::server
