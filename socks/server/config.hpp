@@ -1,6 +1,6 @@
 #pragma once
 
-#include "socks/relay/relay.hpp"
+#include "socks/relay/relay_options.hpp"
 #include "socks/server/listen_url.hpp"
 #include "socks/server/login_throttle.hpp"
 

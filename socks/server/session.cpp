@@ -1,6 +1,7 @@
 #include "socks/server/session.hpp"
 
 #include "socks/proto/address.hpp"
+#include "socks/relay/relay.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/connector.hpp"
 #include "socks/server/deadline.hpp"
