@@ -51,6 +51,8 @@ std::string weir_category::message(int value) const {
         return "not allowed by policy";
     case errc::not_a_host_name:
         return "not a host name";
+    case errc::verifier_busy:
+        return "password checks busy";
     }
     return "unknown weir error";
 }

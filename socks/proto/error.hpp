@@ -45,6 +45,7 @@ enum class errc {
     connect_timeout,
     not_allowed,
     not_a_host_name, ///< a domain outside host-name syntax: refused, never resolved
+    verifier_busy,   ///< no room to queue a password check
 };
 
 const std::error_category& error_category() noexcept;

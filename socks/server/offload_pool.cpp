@@ -7,7 +7,8 @@
 namespace weir::server {
 
 offload_pool::options offload_pool::default_options(std::size_t threads, std::size_t max_queued) {
-    return {threads, max_queued, 16, std::max<std::size_t>(1, threads / 4)};
+    return {threads, max_queued, 16, std::max<std::size_t>(1, threads / 4),
+            proto::errc::resolver_busy};
 }
 
 offload_pool::offload_pool(std::string name, const options& opts)
@@ -78,7 +79,7 @@ bool offload_pool::submit(std::string_view key, job_class cls, std::shared_ptr<j
         }
         enqueue(it->second, static_cast<std::size_t>(cls), std::move(job));
     }
-    if (shed) shed->abort(proto::errc::resolver_busy);
+    if (shed) shed->abort(opts_.busy);
     wake_.notify_one();
     return true;
 }

@@ -61,6 +61,8 @@ public:
         /// has that many running, so a key whose jobs never finish holds at most this
         /// many threads while the other keys keep being served.
         std::size_t per_key_running = 2;
+        /// What a job gets when there is no room for it (`resolver_busy` above).
+        proto::errc busy = proto::errc::resolver_busy;
     };
 
     /// Bounds for `threads` workers and `max_queued` waiting jobs, with the default
@@ -162,7 +164,7 @@ private:
                 if (auto s = weak.lock()) s->abort(asio::error::operation_aborted);
             });
         }
-        if (!submit(key, cls, op)) op->abort(proto::errc::resolver_busy);
+        if (!submit(key, cls, op)) op->abort(opts_.busy);
     }
 
     static constexpr std::size_t class_count = 2;

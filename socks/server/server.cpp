@@ -34,9 +34,10 @@ proto::server_handshake::options handshake_options(const listen_spec& spec) {
 // answer hold only its share. A client may queue as many jobs as it may hold
 // handshakes (64 by default) and then some, so a browser's burst of
 // connections with one uncached login is queued, not refused.
-offload_pool::options pool_options(std::size_t threads, std::size_t queue) {
+offload_pool::options pool_options(std::size_t threads, std::size_t queue, proto::errc busy) {
     auto o = offload_pool::default_options(threads, queue);
     o.per_key_queued = 128;
+    o.busy = busy;
     return o;
 }
 
@@ -153,8 +154,10 @@ void note_shed(std::string_view victim) noexcept {
 server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
     : cfg_(std::move(cfg))
     , verifier_(std::move(verifier))
-    , resolver_pool_("weir-resolve", pool_options(cfg_.resolver_threads, cfg_.resolver_queue))
-    , auth_pool_("weir-auth", pool_options(cfg_.auth_threads, cfg_.auth_queue))
+    , resolver_pool_("weir-resolve", pool_options(cfg_.resolver_threads, cfg_.resolver_queue,
+                                                  proto::errc::resolver_busy))
+    , auth_pool_("weir-auth",
+                 pool_options(cfg_.auth_threads, cfg_.auth_queue, proto::errc::verifier_busy))
     , admission_({cfg_.max_sessions, cfg_.max_sessions_per_client, cfg_.max_handshakes,
                   cfg_.max_handshakes_per_client})
     , throttle_(cfg_.throttle)

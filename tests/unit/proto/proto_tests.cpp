@@ -72,6 +72,8 @@ TEST_CASE("to_reply_code maps every error to one SOCKS5 code", "[errors]") {
         {errc::connect_timeout, reply_code::host_unreachable},
         {errc::resolver_busy, reply_code::general_failure},
         {errc::not_allowed, reply_code::not_allowed},
+        {errc::not_a_host_name, reply_code::not_allowed},
+        {errc::verifier_busy, reply_code::general_failure},
         {errc::command_not_supported, reply_code::command_not_supported},
         {errc::address_type_not_supported, reply_code::address_type_not_supported},
         {errc::bad_version, reply_code::general_failure},

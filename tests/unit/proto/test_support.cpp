@@ -82,6 +82,8 @@ std::string errc_name(std::error_code ec) {
         return "not_allowed";
     case errc::not_a_host_name:
         return "not_a_host_name";
+    case errc::verifier_busy:
+        return "verifier_busy";
     }
     return "?";
 }
