@@ -1,10 +1,25 @@
 #include "socks/server/admission.hpp"
 
+#include "socks/proto/address.hpp"
+
 #include <algorithm>
 #include <sys/socket.h>
 #include <utility>
 
 namespace weir::server {
+
+// Made for every connection: IPv4 without inet_ntop's sprintf.
+std::string client_key(const asio::ip::address& a) {
+    const auto dotted = [](const asio::ip::address_v4& v4) {
+        return proto::host_to_string(proto::address{v4.to_bytes(), 0});
+    };
+    if (a.is_v4()) return dotted(a.to_v4());
+    const auto v6 = a.to_v6();
+    if (v6.is_v4_mapped()) return dotted(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+    auto bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+}
 
 admission::admission(limits l)
     : limits_(l)

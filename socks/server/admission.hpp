@@ -10,7 +10,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include <asio/ip/address.hpp>
+
 namespace weir::server {
+
+/// The key that limits and throttling count by: the IPv4 address, or the /64
+/// of an IPv6 address (one host usually owns a whole /64).
+std::string client_key(const asio::ip::address& a);
 
 /// Why a connection was turned away at the door.
 enum class refusal { none, sessions, client_sessions, handshakes, client_handshakes };

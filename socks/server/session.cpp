@@ -338,19 +338,6 @@ struct relay_done {
 
 } // namespace
 
-// Made for every connection: IPv4 without inet_ntop's sprintf.
-std::string client_key(const asio::ip::address& a) {
-    const auto dotted = [](const asio::ip::address_v4& v4) {
-        return proto::host_to_string(proto::address{v4.to_bytes(), 0});
-    };
-    if (a.is_v4()) return dotted(a.to_v4());
-    const auto v6 = a.to_v6();
-    if (v6.is_v4_mapped()) return dotted(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
-    auto bytes = v6.to_bytes();
-    std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
-    return asio::ip::address_v6(bytes).to_string() + "/64";
-}
-
 task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx) {
     auto& client = conn.socket;
     session_record rec;

@@ -35,10 +35,6 @@ struct accepted {
     admission::ticket ticket; ///< its client(): the limits and throttling key
 };
 
-/// The key that limits and throttling count by: the IPv4 address, or the /64
-/// of an IPv6 address (one host usually owns a whole /64).
-std::string client_key(const asio::ip::address& a);
-
 /// One bound listener, as sessions see it.
 struct listener_info {
     listen_spec spec;
