@@ -18,10 +18,6 @@ enum class reply_code : std::uint8_t {
     address_type_not_supported = 0x08,
 };
 
-/// SOCKS4 reply codes (CD field).
-inline constexpr std::uint8_t socks4_granted = 0x5A;
-inline constexpr std::uint8_t socks4_rejected = 0x5B;
-
 /// Everything that can go wrong in a handshake or while reaching a target.
 enum class errc {
     // codec

@@ -69,7 +69,7 @@ std::size_t decode_request(std::span<const std::uint8_t> in, std::size_t max_fie
 
 std::vector<std::uint8_t> encode_reply(bool granted, const address& bound) {
     std::vector<std::uint8_t> out(fixed_size, 0);
-    out[1] = granted ? socks4_granted : socks4_rejected;
+    out[1] = granted ? granted_code : rejected_code;
     if (const auto* ip = std::get_if<ipv4_bytes>(&bound.host)) {
         out[2] = static_cast<std::uint8_t>(bound.port >> 8);
         out[3] = static_cast<std::uint8_t>(bound.port & 0xff);

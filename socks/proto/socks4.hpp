@@ -1,7 +1,8 @@
 #pragma once
 
 #include "socks/proto/address.hpp"
-#include "socks/proto/server_handshake.hpp"
+#include "socks/proto/error.hpp"
+#include "socks/proto/events.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,10 @@
 /// SOCKS4 and SOCKS4a messages (https://www.openssh.com/txt/socks4.protocol,
 /// https://www.openssh.com/txt/socks4a.protocol).
 namespace weir::proto::socks4 {
+
+/// Reply codes (the CD field).
+inline constexpr std::uint8_t granted_code = 0x5A;
+inline constexpr std::uint8_t rejected_code = 0x5B;
 
 /// Decodes one SOCKS4 or SOCKS4a request from the front of `in`:
 ///

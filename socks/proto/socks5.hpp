@@ -2,7 +2,7 @@
 
 #include "socks/proto/address.hpp"
 #include "socks/proto/error.hpp"
-#include "socks/proto/server_handshake.hpp"
+#include "socks/proto/events.hpp"
 
 #include <cstddef>
 #include <cstdint>
