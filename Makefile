@@ -82,7 +82,7 @@ fuzz: deps
 	done
 
 # Benchmark against weir (both relays) and, when installed, microsocks and
-# dante-server; prints the README's table. Not part of `make test`.
+# dante-server; prints the table of docs/performance.md. Not part of `make test`.
 bench: deps
 	$(call install_missing,iproute2)
 	bash bench/run.sh
