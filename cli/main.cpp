@@ -4,7 +4,7 @@
 #include "cli/options.hpp"
 #include "cli/passwd.hpp"
 #include "cli/run_as.hpp"
-#include "socks/server/log.hpp"
+#include "log/log.hpp"
 #include "socks/server/server.hpp"
 
 #include <algorithm>

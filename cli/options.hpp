@@ -2,7 +2,7 @@
 
 #include "socks/server/access.hpp"
 #include "socks/server/config.hpp"
-#include "socks/server/log.hpp"
+#include "log/log.hpp"
 
 #include <optional>
 #include <string>

@@ -1,6 +1,6 @@
 #include "socks/server/host_addresses.hpp"
 
-#include "socks/server/log.hpp"
+#include "log/log.hpp"
 
 #include <algorithm>
 #include <array>

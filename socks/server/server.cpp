@@ -1,7 +1,8 @@
 #include "socks/server/server.hpp"
 
+#include "log/log.hpp"
 #include "socks/io/timeout_service.hpp"
-#include "socks/server/log.hpp"
+#include "socks/relay/shortage_log.hpp"
 #include "socks/server/task.hpp"
 
 #include <cerrno>
@@ -96,44 +97,6 @@ std::error_code port_in_use(asio::io_context& io, const tcp::endpoint& at) {
     return ec;
 }
 
-// The reason a burst was copied, for the log.
-std::string shortage_reason(const relay::pipe_shortage& s) {
-    using cause = relay::pipe_shortage::cause;
-    // The errno's text, formatted only for the causes that have one.
-    const auto error = [&] { return std::generic_category().message(s.error); };
-    switch (s.why) {
-    case cause::budget:
-        return "all of --pipe-budget is in use";
-    case cause::open_failed:
-        return "no pipe could be opened: " + error();
-    case cause::size_refused:
-        if (s.error == EPERM)
-            return fmt::format("the kernel refused a {}-byte pipe: {}; an unprivileged user may "
-                               "not exceed fs.pipe-max-size per pipe, nor "
-                               "fs.pipe-user-pages-soft pages in all: lower --pipe-size or "
-                               "--pipe-budget",
-                               s.pipe_size, error());
-        return fmt::format("the kernel refused a {}-byte pipe: {}", s.pipe_size, error());
-    }
-    return "unknown";
-}
-
-log::tally pipe_shortages{std::chrono::minutes(1)};
-
-// Splice relays that copied for want of a pipe: one log line at once, then at
-// most one a minute. Copying keeps the bytes moving at a higher CPU cost; the
-// line says why, so that the budget or the kernel's limits can be fixed.
-void note_pipe_shortage(const relay::pipe_shortage& shortage) noexcept {
-    const auto line = pipe_shortages.count();
-    if (!line) return;
-    try {
-        log::warn("splice: no pipe to be had {} time(s), so the bytes were copied (latest: {}); "
-                  "{} since start",
-                  line->since_last, shortage_reason(shortage), line->total);
-    } catch (...) { // out of memory for the line: skipped, the total still counts them
-    }
-}
-
 log::tally handshake_sheds{std::chrono::seconds(10)};
 
 // Counts a handshake shed to make room for another client's; logs at most one
@@ -168,7 +131,7 @@ server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
            cfg_.throttle_logins ? &throttle_ : nullptr,
            access_,
            hosts_} {
-    cfg_.relay.on_pipe_shortage = note_pipe_shortage;
+    cfg_.relay.on_pipe_shortage = relay::log_pipe_shortage;
     const auto n = thread_count(cfg_.threads);
     for (std::size_t i = 0; i < n; ++i) {
         contexts_.push_back(std::make_unique<asio::io_context>(1));

@@ -3,7 +3,7 @@
 #include "auth/verifier.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/config.hpp"
-#include "socks/server/log.hpp"
+#include "log/log.hpp"
 #include "socks/server/offload_pool.hpp"
 #include "socks/server/session.hpp"
 #include "socks/server/task.hpp"

@@ -5,7 +5,7 @@
 #include "socks/server/access.hpp"
 #include "socks/server/connector.hpp"
 #include "socks/server/deadline.hpp"
-#include "socks/server/log.hpp"
+#include "log/log.hpp"
 #include "socks/server/task.hpp"
 
 #include <array>

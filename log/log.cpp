@@ -1,4 +1,4 @@
-#include "socks/server/log.hpp"
+#include "log/log.hpp"
 
 #include <atomic>
 #include <chrono>
