@@ -213,6 +213,21 @@ TEST_CASE("offload_pool: first jobs run before normal ones queued earlier", "[of
     check_empty(h.pool);
 }
 
+TEST_CASE("offload_pool: a pool says busy with its own error", "[offload][bounds]") {
+    auto opts = one_thread(1);
+    opts.busy = proto::errc::verifier_busy;
+    harness h(opts);
+    h.run("X", job_class::normal, "x1", 0);
+    h.wait_started(1);
+    h.run("A", job_class::normal, "a1");
+    h.run("A", job_class::normal, "a2"); // over A's bound
+    h.wait_done(1);
+    CHECK(h.done == strings{"a2:password checks busy"});
+    h.gates[0].open();
+    h.wait_done(3);
+    check_empty(h.pool);
+}
+
 TEST_CASE("offload_pool: a key over its queue bound gets resolver_busy, others do not",
           "[offload][bounds]") {
     harness h(one_thread(2));
