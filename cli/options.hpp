@@ -1,8 +1,8 @@
 #pragma once
 
+#include "log/log.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/config.hpp"
-#include "log/log.hpp"
 
 #include <optional>
 #include <string>

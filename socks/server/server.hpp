@@ -1,9 +1,9 @@
 #pragma once
 
 #include "auth/verifier.hpp"
+#include "log/log.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/config.hpp"
-#include "log/log.hpp"
 #include "socks/server/offload_pool.hpp"
 #include "socks/server/session.hpp"
 #include "socks/server/task.hpp"

@@ -1,11 +1,11 @@
 #include "socks/server/session.hpp"
 
+#include "log/log.hpp"
 #include "socks/proto/address.hpp"
 #include "socks/relay/relay.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/connector.hpp"
 #include "socks/server/deadline.hpp"
-#include "log/log.hpp"
 #include "socks/server/task.hpp"
 
 #include <array>
