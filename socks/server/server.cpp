@@ -97,21 +97,6 @@ std::error_code port_in_use(asio::io_context& io, const tcp::endpoint& at) {
     return ec;
 }
 
-log::tally handshake_sheds{std::chrono::seconds(10)};
-
-// Counts a handshake shed to make room for another client's; logs at most one
-// line per 10 seconds. `victim` is a client key (an address), nothing secret.
-void note_shed(std::string_view victim) noexcept {
-    const auto line = handshake_sheds.count();
-    if (!line) return;
-    try {
-        log::warn("shed {} handshake(s) of the clients holding the most (latest: {}); {} shed "
-                  "since start",
-                  line->since_last, victim, line->total);
-    } catch (...) { // out of memory for the line: skipped, the total still counts them
-    }
-}
-
 } // namespace
 
 server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
@@ -259,6 +244,15 @@ void server::note_refusal(const listener& l, std::string_view why) {
     if (const auto line = refusals_.count())
         log::warn("refused {} connection(s) on {} (latest: {}); {} refused since start",
                   line->since_last, l.info.url, why, line->total);
+}
+
+// Counts a handshake shed to make room for another client's; logs at most one
+// line per 10 seconds. `victim` is a client key (an address), nothing secret.
+void server::note_shed(std::string_view victim) {
+    if (const auto line = sheds_.count())
+        log::warn("shed {} handshake(s) of the clients holding the most (latest: {}); {} shed "
+                  "since start",
+                  line->since_last, victim, line->total);
 }
 
 void server::run() {

@@ -71,6 +71,7 @@ private:
     std::optional<accepted> admit(relay::tcp_socket socket, const asio::ip::tcp::endpoint& remote,
                                   const listener& l);
     void note_refusal(const listener& l, std::string_view why);
+    void note_shed(std::string_view victim);
 
     config cfg_;
     std::shared_ptr<auth::verifier> verifier_;
@@ -86,6 +87,7 @@ private:
     std::vector<std::unique_ptr<listener>> listeners_;
     std::atomic<bool> stopped_{false};
     log::tally refusals_{std::chrono::seconds(10)};
+    log::tally sheds_{std::chrono::seconds(10)};
 };
 
 } // namespace weir::server
