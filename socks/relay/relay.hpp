@@ -1,5 +1,6 @@
 #pragma once
 
+#include "io/tcp_socket.hpp"
 #include "socks/relay/relay_engine.hpp"
 #include "socks/relay/relay_options.hpp"
 
@@ -26,10 +27,10 @@ namespace weir::relay {
 /// `options` must outlive the relay. Relays still running when the
 /// io_context is destroyed are destroyed with it, their handlers uninvoked.
 template <typename CompletionToken>
-auto async_relay(tcp_socket client, tcp_socket target, const relay_options& options,
+auto async_relay(io::tcp_socket client, io::tcp_socket target, const relay_options& options,
                  CompletionToken&& token) {
     return asio::async_initiate<CompletionToken, void(relay_stats)>(
-        [](auto handler, tcp_socket c, tcp_socket t, const relay_options* o) {
+        [](auto handler, io::tcp_socket c, io::tcp_socket t, const relay_options* o) {
             auto slot = asio::get_associated_cancellation_slot(handler);
             // From here on the engine owns itself, until it completes.
             detail::make_engine(std::move(c), std::move(t), *o, std::move(handler))->start(slot);

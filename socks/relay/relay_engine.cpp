@@ -28,7 +28,7 @@ void ignore_sigpipe_once() {
 /// splice(2) obeys the sockets' O_NONBLOCK, not only SPLICE_F_NONBLOCK. Asio
 /// sets it on a socket's first asynchronous operation and remembers it: ask
 /// the kernel only when it has not.
-bool make_non_blocking(tcp_socket& socket) {
+bool make_non_blocking(io::tcp_socket& socket) {
     std::error_code ec;
     if (!socket.native_non_blocking()) socket.native_non_blocking(true, ec);
     return !ec;
@@ -37,7 +37,7 @@ bool make_non_blocking(tcp_socket& socket) {
 /// Splice when asked (otherwise the same engine copies, through recv/send with
 /// MSG_DONTWAIT). Pipes are taken burst by burst: a burst that finds none to
 /// be had copies, and the next one tries again.
-bool can_splice(tcp_socket& client, tcp_socket& target, const relay_options& options) {
+bool can_splice(io::tcp_socket& client, io::tcp_socket& target, const relay_options& options) {
     if (options.kind != relay_kind::splice) return false;
     ignore_sigpipe_once();
     return make_non_blocking(client) && make_non_blocking(target);
@@ -55,7 +55,8 @@ struct stopper {
 
 } // namespace
 
-relay_engine::relay_engine(tcp_socket client, tcp_socket target, const relay_options& options)
+relay_engine::relay_engine(io::tcp_socket client, io::tcp_socket target,
+                           const relay_options& options)
     : client_(std::move(client))
     , target_(std::move(target))
     , options_(options)
@@ -85,16 +86,16 @@ void relay_engine::start(asio::cancellation_slot outer) {
     settle();
 }
 
-tcp_socket& relay_engine::source(const side& s) noexcept {
+io::tcp_socket& relay_engine::source(const side& s) noexcept {
     return &s == &up_ ? client_ : target_;
 }
 
-tcp_socket& relay_engine::destination(const side& s) noexcept {
+io::tcp_socket& relay_engine::destination(const side& s) noexcept {
     return &s == &up_ ? target_ : client_;
 }
 
-void relay_engine::arm(side& s, tcp_socket::wait_type what) {
-    tcp_socket& socket = what == tcp_socket::wait_read ? source(s) : destination(s);
+void relay_engine::arm(side& s, io::tcp_socket::wait_type what) {
+    io::tcp_socket& socket = what == io::tcp_socket::wait_read ? source(s) : destination(s);
     try {
         socket.async_wait(what, [this, &s](const std::error_code& ec) { on_ready(s, ec); });
         ++pending_;
@@ -107,7 +108,7 @@ void relay_engine::arm(side& s, tcp_socket::wait_type what) {
 // the socket wakes up, and after a short read it queues the next wait without
 // an epoll_ctl (a plain wait re-arms epoll every time).
 void relay_engine::arm_read(side& s) {
-    if (!s.dir.reads_while_waiting()) return arm(s, tcp_socket::wait_read);
+    if (!s.dir.reads_while_waiting()) return arm(s, io::tcp_socket::wait_read);
     try {
         source(s).async_receive(
             asio::buffer(s.dir.inbox()),
@@ -137,7 +138,7 @@ void relay_engine::on_ready(side& s, const std::error_code& ec) {
         arm_read(s);
         break;
     case direction::next::writable:
-        arm(s, tcp_socket::wait_write);
+        arm(s, io::tcp_socket::wait_write);
         break;
     case direction::next::more:
         yield(s);

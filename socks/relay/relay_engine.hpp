@@ -1,6 +1,7 @@
 #pragma once
 
-#include "socks/io/timeout_service.hpp"
+#include "io/tcp_socket.hpp"
+#include "io/timeout_service.hpp"
 #include "socks/relay/direction.hpp"
 #include "socks/relay/relay_options.hpp"
 
@@ -23,7 +24,7 @@ class relay_service;
 /// sockets; lives on their thread, from start() until it completes.
 class relay_engine : private io::timeout_node {
 public:
-    relay_engine(tcp_socket client, tcp_socket target, const relay_options& options);
+    relay_engine(io::tcp_socket client, io::tcp_socket target, const relay_options& options);
     relay_engine(const relay_engine&) = delete;
     relay_engine& operator=(const relay_engine&) = delete;
     virtual ~relay_engine();
@@ -33,7 +34,7 @@ public:
     /// Ends the relay: records `ec` if it is the first error and cancels every wait.
     void stop(const std::error_code& ec);
 
-    tcp_socket::executor_type socket_executor() noexcept { return client_.get_executor(); }
+    io::tcp_socket::executor_type socket_executor() noexcept { return client_.get_executor(); }
 
 protected:
     /// Destroys the engine (closing the sockets), then calls the completion
@@ -49,9 +50,9 @@ private:
     };
 
     void on_timeout() override;
-    tcp_socket& source(const side& s) noexcept;      ///< the socket `s` reads
-    tcp_socket& destination(const side& s) noexcept; ///< the socket `s` writes
-    void arm(side& s, tcp_socket::wait_type what);
+    io::tcp_socket& source(const side& s) noexcept;      ///< the socket `s` reads
+    io::tcp_socket& destination(const side& s) noexcept; ///< the socket `s` writes
+    void arm(side& s, io::tcp_socket::wait_type what);
     void arm_read(side& s);
     void on_received(side& s, const std::error_code& ec, std::size_t n);
     void yield(side& s);
@@ -59,8 +60,8 @@ private:
     void end_side(side& s, const std::error_code& error);
     void settle();
 
-    tcp_socket client_;
-    tcp_socket target_;
+    io::tcp_socket client_;
+    io::tcp_socket target_;
     const relay_options& options_;
     relay_service& service_;
     io::timeout_service& timeouts_;
@@ -80,7 +81,8 @@ private:
 template <typename Handler>
 class relay_op final : public relay_engine {
 public:
-    relay_op(tcp_socket client, tcp_socket target, const relay_options& options, Handler handler)
+    relay_op(io::tcp_socket client, io::tcp_socket target, const relay_options& options,
+             Handler handler)
         : relay_engine(std::move(client), std::move(target), options)
         , handler_(std::move(handler)) {}
 
@@ -96,8 +98,8 @@ private:
 };
 
 template <typename Handler>
-relay_engine* make_engine(tcp_socket client, tcp_socket target, const relay_options& options,
-                          Handler handler) {
+relay_engine* make_engine(io::tcp_socket client, io::tcp_socket target,
+                          const relay_options& options, Handler handler) {
     return new relay_op<Handler>(std::move(client), std::move(target), options, std::move(handler));
 }
 

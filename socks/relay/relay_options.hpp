@@ -5,14 +5,7 @@
 #include <cstdint>
 #include <system_error>
 
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-
 namespace weir::relay {
-
-/// A TCP socket bound to one thread's io_context: half the size of one with a
-/// type-erased executor, and so are the waits pending on it.
-using tcp_socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 
 enum class relay_kind { splice, copy };
 

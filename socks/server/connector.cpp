@@ -1,7 +1,7 @@
 #include "socks/server/connector.hpp"
 
+#include "io/task.hpp"
 #include "socks/server/resolver.hpp"
-#include "socks/server/task.hpp"
 
 #include <cerrno>
 #include <sys/socket.h>
@@ -31,7 +31,8 @@ std::error_code portable(std::error_code ec) {
 
 // connect(2) by hand: Asio's async_connect polls the socket once more before
 // asking for SO_ERROR, a system call per session that tells nothing new.
-task<std::error_code> connect_one(relay::tcp_socket& out, const tcp::endpoint& ep, deadline& dl) {
+io::task<std::error_code> connect_one(io::tcp_socket& out, const tcp::endpoint& ep,
+                                      io::deadline& dl) {
     std::error_code ec;
     out.close(ec);
     out.open(ep.protocol(), ec);
@@ -39,7 +40,7 @@ task<std::error_code> connect_one(relay::tcp_socket& out, const tcp::endpoint& e
     if (ec) co_return portable(ec);
     if (::connect(out.native_handle(), ep.data(), static_cast<socklen_t>(ep.size())) != 0) {
         if (errno != EINPROGRESS) co_return std::error_code(errno, std::system_category());
-        std::tie(ec) = co_await out.async_wait(tcp::socket::wait_write, dl.bind(use_tuple));
+        std::tie(ec) = co_await out.async_wait(tcp::socket::wait_write, dl.bind(io::use_tuple));
         if (ec) co_return portable(ec);
         int error = 0;
         socklen_t size = sizeof error;
@@ -53,9 +54,9 @@ task<std::error_code> connect_one(relay::tcp_socket& out, const tcp::endpoint& e
 
 } // namespace
 
-task<std::error_code> connect_target(relay::tcp_socket& out, const proto::address& target,
-                                     offload_pool& resolver, const std::string& client_key,
-                                     deadline& dl, const address_filter& allowed) {
+io::task<std::error_code> connect_target(io::tcp_socket& out, const proto::address& target,
+                                         offload_pool& resolver, const std::string& client_key,
+                                         io::deadline& dl, const address_filter& allowed) {
     auto endpoints = literal_endpoints(target);
     if (target.is_domain()) {
         auto result = co_await resolve(resolver, client_key, std::get<std::string>(target.host),

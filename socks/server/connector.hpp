@@ -1,10 +1,11 @@
 #pragma once
 
+#include "io/deadline.hpp"
+#include "io/task.hpp"
+#include "io/tcp_socket.hpp"
 #include "socks/proto/address.hpp"
 #include "socks/relay/relay_options.hpp"
-#include "socks/server/deadline.hpp"
 #include "socks/server/offload_pool.hpp"
-#include "socks/server/task.hpp"
 
 #include <functional>
 #include <string>
@@ -23,8 +24,8 @@ using address_filter = std::function<bool(const asio::ip::address&)>;
 /// one answers (errc::not_allowed when it accepts none). The caller's deadline `dl` bounds it: when
 /// it passes, the step stops at once with operation_canceled. On failure `out` is closed and the
 /// error of the last attempt is returned (errc::host_not_found when the name did not resolve).
-task<std::error_code> connect_target(relay::tcp_socket& out, const proto::address& target,
-                                     offload_pool& resolver, const std::string& client_key,
-                                     deadline& dl, const address_filter& allowed);
+io::task<std::error_code> connect_target(io::tcp_socket& out, const proto::address& target,
+                                         offload_pool& resolver, const std::string& client_key,
+                                         io::deadline& dl, const address_filter& allowed);
 
 } // namespace weir::server

@@ -117,7 +117,7 @@ void host_addresses::stop() {
 
 // Each wake-up drains the socket and reads the interfaces once: a burst of
 // changes costs one getifaddrs(). ENOBUFS (messages lost) reads them too.
-task<void> host_addresses::follow(int fd) {
+io::task<void> host_addresses::follow(int fd) {
     descriptor netlink(co_await asio::this_coro::executor, fd);
     struct seen_by_stop { // while this frame lives, however it ends
         descriptor*& where;
@@ -129,7 +129,8 @@ task<void> host_addresses::follow(int fd) {
     } registered(netlink_, netlink);
     std::array<char, 8192> buffer;
     for (;;) {
-        auto [ec] = co_await netlink.async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
+        auto [ec] =
+            co_await netlink.async_wait(asio::posix::descriptor_base::wait_read, io::use_tuple);
         if (ec || !netlink.is_open()) co_return;
         for (int i = 0; i < 1024; ++i) { // bounded: a flood of changes cannot hold the thread
             const auto n =

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "auth/ip.hpp"
-#include "socks/server/task.hpp"
+#include "io/task.hpp"
 
 #include <memory>
 #include <mutex>
@@ -42,8 +42,8 @@ public:
     static list read();
 
 private:
-    using descriptor = asio::posix::basic_stream_descriptor<executor>;
-    task<void> follow(int fd);
+    using descriptor = asio::posix::basic_stream_descriptor<io::executor>;
+    io::task<void> follow(int fd);
     void refresh();
 
     mutable std::mutex mutex_;

@@ -1,6 +1,6 @@
 #include "socks/server/resolver.hpp"
 
-#include "socks/server/task.hpp"
+#include "io/task.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -66,13 +66,14 @@ resolve_result resolve_blocking(const std::string& host, std::uint16_t port) {
     return result;
 }
 
-task<resolve_result> resolve(offload_pool& pool, std::string key, std::string host,
-                             std::uint16_t port, asio::cancellation_slot cancel) {
+io::task<resolve_result> resolve(offload_pool& pool, std::string key, std::string host,
+                                 std::uint16_t port, asio::cancellation_slot cancel) {
     // A named job, not a temporary in the co_await expression: GCC 12 mis-copies
     // lambda temporaries with init-captures there.
     auto job = [h = std::move(host), port] { return resolve_blocking(h, port); };
     auto [ec, result] = co_await pool.async_run<resolve_result>(
-        key, job_class::normal, std::move(job), asio::bind_cancellation_slot(cancel, use_tuple));
+        key, job_class::normal, std::move(job),
+        asio::bind_cancellation_slot(cancel, io::use_tuple));
     if (ec) result.error = ec;
     co_return result;
 }

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "io/task.hpp"
 #include "socks/server/offload_pool.hpp"
-#include "socks/server/task.hpp"
 
 #include <cstdint>
 #include <string>
@@ -26,8 +26,8 @@ struct resolve_result {
 /// lookups take turns with everyone else's. A cancellation emitted on
 /// `cancel` stops the wait at once. Returns IPv6 and IPv4 addresses in
 /// getaddrinfo's order, duplicates removed.
-task<resolve_result> resolve(offload_pool& pool, std::string key, std::string host,
-                             std::uint16_t port, asio::cancellation_slot cancel = {});
+io::task<resolve_result> resolve(offload_pool& pool, std::string key, std::string host,
+                                 std::uint16_t port, asio::cancellation_slot cancel = {});
 
 /// The blocking lookup itself (runs on a pool thread; exposed for tests).
 resolve_result resolve_blocking(const std::string& host, std::uint16_t port);

@@ -1,9 +1,9 @@
 #include "socks/server/server.hpp"
 
+#include "io/task.hpp"
+#include "io/timeout_service.hpp"
 #include "log/log.hpp"
-#include "socks/io/timeout_service.hpp"
 #include "socks/relay/shortage_log.hpp"
-#include "socks/server/task.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -188,18 +188,18 @@ void server::bind() {
     hosts_.watch(main_context());
 }
 
-task<void> server::accept_loop(listener& l, listen_socket& a) {
+io::task<void> server::accept_loop(listener& l, listen_socket& a) {
     asio::steady_timer backoff(a.get_executor());
     for (;;) {
         // accept() reports the peer's address itself: no getpeername() per connection.
         tcp::endpoint remote;
-        auto [ec, socket] = co_await a.async_accept(remote, use_tuple);
+        auto [ec, socket] = co_await a.async_accept(remote, io::use_tuple);
         if (ec == asio::error::operation_aborted || !a.is_open()) co_return;
         if (ec) {
             // Out of descriptors or memory: say so, and give sessions a moment to finish.
             log::warn("accept on {} failed: {}", l.info.url, ec.message());
             backoff.expires_after(std::chrono::milliseconds(100));
-            co_await backoff.async_wait(use_tuple);
+            co_await backoff.async_wait(io::use_tuple);
             continue;
         }
         auto conn = admit(std::move(socket), remote, l);
@@ -210,7 +210,7 @@ task<void> server::accept_loop(listener& l, listen_socket& a) {
 }
 
 // Applies the block list and the limits; a refused connection is closed at once.
-std::optional<accepted> server::admit(relay::tcp_socket socket, const tcp::endpoint& remote,
+std::optional<accepted> server::admit(io::tcp_socket socket, const tcp::endpoint& remote,
                                       const listener& l) {
     auto key = client_key(remote.address());
     if (ctx_.throttle != nullptr && ctx_.throttle->blocked(key)) {

@@ -1,12 +1,13 @@
 #pragma once
 
 #include "auth/verifier.hpp"
+#include "io/task.hpp"
+#include "io/tcp_socket.hpp"
 #include "log/log.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/config.hpp"
 #include "socks/server/offload_pool.hpp"
 #include "socks/server/session.hpp"
-#include "socks/server/task.hpp"
 
 #include <atomic>
 #include <memory>
@@ -28,7 +29,7 @@ struct startup_error : std::runtime_error {
 };
 
 /// A listening socket bound to one I/O thread's io_context.
-using listen_socket = asio::basic_socket_acceptor<asio::ip::tcp, executor>;
+using listen_socket = asio::basic_socket_acceptor<asio::ip::tcp, io::executor>;
 
 /// The listeners, the I/O threads (one io_context each) and the pools.
 /// Every I/O thread has its own listening socket for each listener, all bound
@@ -67,8 +68,8 @@ private:
     };
     std::vector<listen_socket> open_group(const asio::ip::tcp::endpoint& at, std::size_t first,
                                           std::error_code& ec);
-    task<void> accept_loop(listener& l, listen_socket& a);
-    std::optional<accepted> admit(relay::tcp_socket socket, const asio::ip::tcp::endpoint& remote,
+    io::task<void> accept_loop(listener& l, listen_socket& a);
+    std::optional<accepted> admit(io::tcp_socket socket, const asio::ip::tcp::endpoint& remote,
                                   const listener& l);
     void note_refusal(const listener& l, std::string_view why);
     void note_shed(std::string_view victim);

@@ -1,12 +1,12 @@
 #include "socks/server/session.hpp"
 
+#include "io/deadline.hpp"
+#include "io/task.hpp"
 #include "log/log.hpp"
 #include "socks/proto/address.hpp"
 #include "socks/relay/relay.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/connector.hpp"
-#include "socks/server/deadline.hpp"
-#include "socks/server/task.hpp"
 
 #include <array>
 #include <chrono>
@@ -132,16 +132,17 @@ bool cached_login(server_context& ctx, const std::string& client_key, const std:
 // login succeeded meanwhile), queued under the client: clients take turns,
 // and those without a failed login on record go first. No answer (the pool
 // full, the check dropped or timed out) is not a verdict.
-task<std::optional<bool>> verify_password(server_context& ctx, deadline& dl,
-                                          const std::string& client_key, const std::string& user,
-                                          const std::string& password) {
+io::task<std::optional<bool>> verify_password(server_context& ctx, io::deadline& dl,
+                                              const std::string& client_key,
+                                              const std::string& user,
+                                              const std::string& password) {
     if (ctx.verifier == nullptr) co_return false;
     const bool suspect = ctx.throttle != nullptr && ctx.throttle->has_failures(client_key);
     const auto cls = suspect ? job_class::normal : job_class::first;
     // A named job: GCC 12 mis-copies lambda temporaries inside co_await expressions.
     auto job = [v = ctx.verifier, user, password] { return v->verify(user, password); };
-    auto [ec, ok] =
-        co_await ctx.auth_pool.async_run<bool>(client_key, cls, std::move(job), dl.bind(use_tuple));
+    auto [ec, ok] = co_await ctx.auth_pool.async_run<bool>(client_key, cls, std::move(job),
+                                                           dl.bind(io::use_tuple));
     if (ec) co_return std::nullopt;
     co_return ok;
 }
@@ -149,8 +150,8 @@ task<std::optional<bool>> verify_password(server_context& ctx, deadline& dl,
 // Verifies, and makes a client that keeps failing wait longer for each answer
 // (unknown users and wrong passwords alike). A client that the failure
 // blocks loses its other queued checks.
-task<bool> check_password(server_context& ctx, deadline& dl, const std::string& client_key,
-                          const std::string& user, const std::string& password) {
+io::task<bool> check_password(server_context& ctx, io::deadline& dl, const std::string& client_key,
+                              const std::string& user, const std::string& password) {
     const auto ok = co_await verify_password(ctx, dl, client_key, user, password);
     if (!ok || ctx.throttle == nullptr || dl.expired()) co_return ok.value_or(false);
     if (*ok) {
@@ -161,7 +162,7 @@ task<bool> check_password(server_context& ctx, deadline& dl, const std::string& 
     if (penalty.blocked) ctx.auth_pool.drop(client_key);
     if (penalty.delay.count() > 0) {
         asio::steady_timer wait(dl.executor(), penalty.delay);
-        co_await wait.async_wait(dl.bind(use_tuple));
+        co_await wait.async_wait(dl.bind(io::use_tuple));
     }
     co_return false;
 }
@@ -178,22 +179,22 @@ bool login_blocked(server_context& ctx, const std::string& client_key, handshake
 // nearly always takes it whole, with no asynchronous write (whose completion
 // Asio would post, polling epoll once more before running it). The rest, if
 // any, and any error, go through async_write.
-task<std::error_code> write_all(relay::tcp_socket& s, deadline& dl,
-                                const std::vector<std::uint8_t>& bytes) {
+io::task<std::error_code> write_all(io::tcp_socket& s, io::deadline& dl,
+                                    const std::vector<std::uint8_t>& bytes) {
     const ssize_t n =
         ::send(s.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
     if (sent == bytes.size()) co_return std::error_code();
     auto [ec, written] =
-        co_await asio::async_write(s, asio::buffer(bytes) + sent, dl.bind(use_tuple));
+        co_await asio::async_write(s, asio::buffer(bytes) + sent, dl.bind(io::use_tuple));
     co_return ec;
 }
 
 // Runs the codec until it yields a request (or the client fails or leaves, or
 // the deadline passes).
-task<std::optional<proto::request_event>>
-negotiate(relay::tcp_socket& client, const std::string& client_key, proto::server_handshake& hs,
-          server_context& ctx, deadline& dl, session_record& rec, handshake_state& st) {
+io::task<std::optional<proto::request_event>>
+negotiate(io::tcp_socket& client, const std::string& client_key, proto::server_handshake& hs,
+          server_context& ctx, io::deadline& dl, session_record& rec, handshake_state& st) {
     std::array<std::uint8_t, 1024> buf;
     for (;;) {
         // A deadline that passed between two steps cancelled no operation.
@@ -206,7 +207,8 @@ negotiate(relay::tcp_socket& client, const std::string& client_key, proto::serve
             }
         }
         if (std::holds_alternative<proto::need_data>(ev)) {
-            auto [ec, n] = co_await client.async_read_some(asio::buffer(buf), dl.bind(use_tuple));
+            auto [ec, n] =
+                co_await client.async_read_some(asio::buffer(buf), dl.bind(io::use_tuple));
             if (ec) {
                 st.result = ec == asio::error::eof ? "client-closed" : "client-read-failed";
                 co_return std::nullopt;
@@ -250,10 +252,10 @@ bool resolvable(const proto::address& target) {
 }
 
 // Checks the rules and connects, within the connect timeout: the reply's error, or none.
-task<std::error_code> connect_allowed(relay::tcp_socket& target, const proto::request_event& req,
-                                      const accepted& conn, const listener_info& listener,
-                                      server_context& ctx, deadline& dl, const session_record& rec,
-                                      const handshake_state& st) {
+io::task<std::error_code> connect_allowed(io::tcp_socket& target, const proto::request_event& req,
+                                          const accepted& conn, const listener_info& listener,
+                                          server_context& ctx, io::deadline& dl,
+                                          const session_record& rec, const handshake_state& st) {
     if (req.cmd != proto::command::connect) co_return proto::errc::command_not_supported;
     if (!resolvable(req.destination)) {
         log::info("refused client={} target={}: not a host name", endpoint_string(rec.client),
@@ -277,10 +279,11 @@ task<std::error_code> connect_allowed(relay::tcp_socket& target, const proto::re
 
 // Connects and replies, within the time limits, and forwards the bytes the
 // client sent early: true if relaying should start.
-task<bool> reach_target(relay::tcp_socket& client, relay::tcp_socket& target,
-                        proto::server_handshake& hs, const proto::request_event& req,
-                        const accepted& conn, const listener_info& listener, server_context& ctx,
-                        deadline& dl, session_record& rec, handshake_state& st) {
+io::task<bool> reach_target(io::tcp_socket& client, io::tcp_socket& target,
+                            proto::server_handshake& hs, const proto::request_event& req,
+                            const accepted& conn, const listener_info& listener,
+                            server_context& ctx, io::deadline& dl, session_record& rec,
+                            handshake_state& st) {
     const auto ec = co_await connect_allowed(target, req, conn, listener, ctx, dl, rec, st);
     proto::address bound{proto::ipv4_bytes{}, 0};
     // SOCKS4 clients ignore the reply's address: ask the kernel only for SOCKS5.
@@ -338,13 +341,13 @@ struct relay_done {
 
 } // namespace
 
-task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx) {
+io::task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx) {
     auto& client = conn.socket;
     session_record rec;
     rec.client = conn.remote; // TCP_NODELAY comes from the listening socket
 
     // Handshake, then connect, then reply: each step bounded by its own time limit.
-    deadline dl(client.get_executor());
+    io::deadline dl(client.get_executor());
     handshake_state st;
     proto::server_handshake hs(listener.handshake);
     dl.expires_after(ctx.cfg.handshake_timeout);
@@ -358,7 +361,7 @@ task<void> run_session(accepted conn, const listener_info& listener, server_cont
     rec.proto = protocol_name(*request);
     rec.target = request->destination;
 
-    relay::tcp_socket target(client.get_executor());
+    io::tcp_socket target(client.get_executor());
     if (!co_await reach_target(client, target, hs, *request, conn, listener, ctx, dl, rec, st)) {
         finish_failed(conn.ticket, rec, listener, st.result);
         co_return;

@@ -1,13 +1,14 @@
 #pragma once
 
 #include "auth/verifier.hpp"
+#include "io/task.hpp"
+#include "io/tcp_socket.hpp"
 #include "socks/proto/server_handshake.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/admission.hpp"
 #include "socks/server/config.hpp"
 #include "socks/server/login_throttle.hpp"
 #include "socks/server/offload_pool.hpp"
-#include "socks/server/task.hpp"
 
 #include <string>
 
@@ -30,7 +31,7 @@ struct server_context {
 
 /// One accepted connection, as the session receives it.
 struct accepted {
-    relay::tcp_socket socket;
+    io::tcp_socket socket;
     asio::ip::tcp::endpoint remote;
     admission::ticket ticket; ///< its client(): the limits and throttling key
 };
@@ -47,6 +48,6 @@ struct listener_info {
 /// reply, relay; then one log line. Owns the client socket. The coroutine
 /// ends when the relay starts: the relay (handler-driven) takes both sockets
 /// and what the log line needs, so an idle session keeps no coroutine frame.
-task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx);
+io::task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx);
 
 } // namespace weir::server

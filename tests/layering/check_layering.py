@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The layering, checked: each production folder may include only what RULES allows.
 
-    check_layering.py SOURCE_DIR     scan SOURCE_DIR's socks/, auth/, cli/, log/; exit 1 on a violation
+    check_layering.py SOURCE_DIR     scan SOURCE_DIR's socks/, auth/, cli/, log/, io/, text/; exit 1 on a violation
     check_layering.py --self-test    check the checker on a generated tiny tree
 
 Scans the #include lines ("..." and <...>) of *.hpp/*.cpp. bench/ and tests/ are
@@ -18,19 +18,20 @@ STD = "<std>"  # any header of the C++ or C standard library
 # an entry; "deny": none may. An entry ending in "/" is a folder, else one header.
 # folder         kind     entries                                                why
 RULES = [
-    ("socks/proto/", "allow", [STD, "socks/proto/"],                         "the codec is sans-I/O: standard library and itself only"),
+    ("text/",        "allow", [STD, "text/"],                                "small text helpers: a leaf under everything"),
+    ("socks/proto/", "allow", [STD, "socks/proto/", "text/"],                "the codec is sans-I/O: standard library, itself, text/"),
     # Exception: auth/user_db.cpp checks the users file's mode with <sys/stat.h> (POSIX).
-    ("auth/",        "allow", [STD, "auth/", "sodium.h", "sys/stat.h"],      "auth knows nothing of socks/ or cli/"),
+    ("auth/",        "allow", [STD, "auth/", "text/", "sodium.h", "sys/stat.h"],
+                                                                             "auth knows nothing of socks/ or cli/"),
     ("socks/relay/", "deny",  ["socks/proto/", "auth/", "socks/server/", "cli/"],
                                                                              "the relay moves bytes: no codec, auth, server or cli"),
-    ("socks/io/",    "deny",  ["socks/server/", "socks/relay/", "socks/proto/", "auth/", "cli/"],
-                                                                             "socks/io is below everything but Asio"),
+    ("io/",          "allow", [STD, "io/", "asio/", "asio.hpp"],             "io/ is below everything but Asio"),
     ("socks/",       "deny",  ["cli/"],                                      "only cli/ includes cli/"),
     # Exception: log/log.cpp writes lines with write(2) from <unistd.h> (POSIX).
-    ("log/",         "allow", [STD, "log/", "fmt/", "unistd.h"],             "the logger is a leaf: standard library and fmt"),
+    ("log/",         "allow", [STD, "log/", "text/", "fmt/", "unistd.h"],    "the logger is a leaf: standard library, text/ and fmt"),
     # auth/'s allow list above already keeps cli/ out.
 ]
-SCANNED = ["socks/", "auth/", "cli/", "log/"]
+SCANNED = ["socks/", "auth/", "cli/", "log/", "io/", "text/"]
 
 STD_HEADERS = set("""
 algorithm any array atomic barrier bit bitset charconv chrono codecvt compare complex
@@ -106,7 +107,8 @@ def self_test():
         "socks/proto/ok.hpp":   "#include <vector>\n",
         "socks/proto/bad.cpp":  "#include <asio.hpp>\n#include <sys/socket.h>\n",
         "socks/relay/bad.cpp":  '#include <asio/post.hpp>\n#include "../../auth/policy.hpp"\n',
-        "socks/io/bad.hpp":     '#include "socks/relay/relay.hpp"\n',
+        "io/bad.hpp":           '#include "socks/relay/relay.hpp"\n#include <asio/post.hpp>\n',
+        "text/bad.hpp":         '#include <fmt/core.h>\n',
         "auth/bad.cpp":         '#include <sodium.h>\n#include "socks/server/log.hpp"\n  #  include <fmt/core.h>\n',
         "auth/policy.hpp":      "#include <string>\n// #include <asio.hpp>\n",
         "cli/main.cpp":         '#include "cli/options.hpp"\n#include "socks/server/server.hpp"\n',
@@ -116,12 +118,13 @@ def self_test():
     }
     expected = ["auth/bad.cpp:2: includes socks/server/log.hpp",
                 "auth/bad.cpp:3: includes fmt/core.h",
-                "socks/io/bad.hpp:1: includes socks/relay/relay.hpp",
+                "io/bad.hpp:1: includes socks/relay/relay.hpp",
                 "socks/proto/bad.cpp:1: includes asio.hpp",
                 "socks/proto/bad.cpp:2: includes sys/socket.h",
                 "socks/proto/cli.cpp:1: includes cli/options.hpp",
                 "socks/relay/bad.cpp:2: includes auth/policy.hpp",
-                "socks/server/s.cpp:1: includes cli/options.hpp"]
+                "socks/server/s.cpp:1: includes cli/options.hpp",
+                "text/bad.hpp:1: includes fmt/core.h"]
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in tree.items():
             (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)

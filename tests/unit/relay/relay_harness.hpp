@@ -89,8 +89,8 @@ private:
                                       std::chrono::milliseconds cancel_after);
     asio::awaitable<relay_stats> call_relay(const relay_options& options);
 
-    std::optional<tcp_socket> proxy_client_;
-    std::optional<tcp_socket> proxy_target_;
+    std::optional<io::tcp_socket> proxy_client_;
+    std::optional<io::tcp_socket> proxy_target_;
     int client_fd_ = -1;
     int target_fd_ = -1;
     int running_ = 0;

@@ -44,7 +44,7 @@ struct relay_sockets {
         acceptor.accept(target);
     }
     tcp::socket client;
-    tcp_socket proxy_client, proxy_target;
+    weir::io::tcp_socket proxy_client, proxy_target;
     tcp::socket target;
     std::optional<relay_stats> stats;
 };

@@ -274,8 +274,8 @@ TEST_CASE("relays still running when their io_context goes away close their sock
     int proxy_fds[2] = {-1, -1};
     {
         asio::io_context io;
-        tcp_socket proxy_client(io);
-        tcp_socket proxy_target(io);
+        weir::io::tcp_socket proxy_client(io);
+        weir::io::tcp_socket proxy_target(io);
         client.connect(acceptor.local_endpoint());
         acceptor.accept(proxy_client);
         proxy_target.connect(acceptor.local_endpoint());

@@ -1,10 +1,10 @@
+#include "io/deadline.hpp"
+#include "io/task.hpp"
 #include "socks/proto/address.hpp"
 #include "socks/proto/error.hpp"
 #include "socks/relay/relay_options.hpp"
 #include "socks/server/connector.hpp"
-#include "socks/server/deadline.hpp"
 #include "socks/server/offload_pool.hpp"
-#include "socks/server/task.hpp"
 #include "test_support.hpp"
 
 #include <array>
@@ -42,9 +42,9 @@ TEST_CASE("connector: refused, connected, or every address filtered out", "[conn
         return false;
     };
     using results = std::array<std::error_code, 3>;
-    auto [refused, ok, filtered] = run(io, [&]() -> task<results> {
-        weir::relay::tcp_socket s(io);
-        deadline dl(io.get_executor());
+    auto [refused, ok, filtered] = run(io, [&]() -> io::task<results> {
+        weir::io::tcp_socket s(io);
+        io::deadline dl(io.get_executor());
         dl.expires_after(std::chrono::seconds(30));
         const auto port = open.local_endpoint().port();
         proto::address a{proto::ipv4_bytes{127, 0, 0, 1}, closed_port};
@@ -70,12 +70,12 @@ TEST_CASE("connector: a deadline already passed stops before connecting", "[conn
     tcp::acceptor open(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     const address_filter any = [](const asio::ip::address&) { return true; };
     const auto port = open.local_endpoint().port();
-    auto [ec, is_open] = run(io, [&]() -> task<std::pair<std::error_code, bool>> {
-        weir::relay::tcp_socket s(io);
-        deadline dl(io.get_executor());
+    auto [ec, is_open] = run(io, [&]() -> io::task<std::pair<std::error_code, bool>> {
+        weir::io::tcp_socket s(io);
+        io::deadline dl(io.get_executor());
         dl.expires_after(std::chrono::milliseconds(1));
         asio::steady_timer later(io, std::chrono::milliseconds(50));
-        co_await later.async_wait(use_task); // the deadline passes meanwhile
+        co_await later.async_wait(io::use_task); // the deadline passes meanwhile
         CHECK(dl.expired());
         proto::address a{proto::ipv4_bytes{127, 0, 0, 1}, port};
         auto e = co_await connect_target(s, a, pool, "client", dl, any);

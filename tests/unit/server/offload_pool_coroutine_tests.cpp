@@ -1,6 +1,6 @@
+#include "io/task.hpp"
 #include "socks/proto/error.hpp"
 #include "socks/server/offload_pool.hpp"
-#include "socks/server/task.hpp"
 #include "test_support.hpp"
 
 #include <chrono>
@@ -24,9 +24,9 @@ TEST_CASE("offload_pool runs jobs off the I/O thread and returns on it", "[offlo
     asio::io_context io;
     offload_pool pool("test", 2, 8);
     const auto io_thread = std::this_thread::get_id();
-    auto result = run(io, [&]() -> task<std::pair<bool, bool>> {
+    auto result = run(io, [&]() -> io::task<std::pair<bool, bool>> {
         auto [ec, worker] = co_await pool.async_run<std::thread::id>(
-            [] { return std::this_thread::get_id(); }, use_tuple);
+            [] { return std::this_thread::get_id(); }, io::use_tuple);
         co_return std::pair{!ec && worker != io_thread, std::this_thread::get_id() == io_thread};
     }());
     CHECK(result.first);
@@ -39,7 +39,7 @@ TEST_CASE("offload_pool: a timeout stops the wait without waiting for the job", 
     std::mutex m;
     std::condition_variable cv;
     bool release = false;
-    auto outcome = run(io, [&]() -> task<int> {
+    auto outcome = run(io, [&]() -> io::task<int> {
         asio::steady_timer t(io, std::chrono::milliseconds(10));
         // The job blocks until the test releases it, after the wait has ended.
         auto r = co_await (pool.async_run<int>(
@@ -48,8 +48,8 @@ TEST_CASE("offload_pool: a timeout stops the wait without waiting for the job", 
                                    cv.wait(lock, [&] { return release; });
                                    return 7;
                                },
-                               use_tuple) ||
-                           t.async_wait(use_tuple));
+                               io::use_tuple) ||
+                           t.async_wait(io::use_tuple));
         co_return static_cast<int>(r.index());
     }());
     CHECK(outcome == 1);
@@ -64,8 +64,8 @@ TEST_CASE("offload_pool: a timeout stops the wait without waiting for the job", 
 TEST_CASE("offload_pool: a full queue answers resolver_busy at once", "[offload]") {
     asio::io_context io;
     offload_pool pool("test", 0, 0); // no workers, no queue: every job is refused
-    auto ec = run(io, [&]() -> task<std::error_code> {
-        auto [e, v] = co_await pool.async_run<int>([] { return 1; }, use_tuple);
+    auto ec = run(io, [&]() -> io::task<std::error_code> {
+        auto [e, v] = co_await pool.async_run<int>([] { return 1; }, io::use_tuple);
         co_return e;
     }());
     CHECK(ec == proto::errc::resolver_busy);

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "socks/server/task.hpp"
+#include "io/task.hpp"
 
 #include <exception>
 #include <optional>
@@ -14,7 +14,7 @@ namespace weir::server::test {
 
 // Runs a coroutine to completion on a fresh io_context and returns its result.
 template <typename T>
-T run(asio::io_context& io, task<T> aw) {
+T run(asio::io_context& io, io::task<T> aw) {
     std::optional<T> out;
     asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T v) {
         if (e) std::rethrow_exception(e);

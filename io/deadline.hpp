@@ -1,6 +1,6 @@
 #pragma once
 
-#include "socks/io/timeout_service.hpp"
+#include "io/timeout_service.hpp"
 
 #include <chrono>
 #include <utility>
@@ -9,14 +9,14 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
 
-namespace weir::server {
+namespace weir::io {
 
 /// The time limit of a session's current step. When it passes, the operation
 /// bound to slot() is cancelled (terminal) and expired() turns true; a step
 /// must check expired() before starting another operation. A node in the
 /// thread's timeout_service: no timer, allocation or coroutine of its own,
 /// where `op || timer.async_wait()` spawns two coroutines for every step.
-class deadline : private io::timeout_node {
+class deadline : private timeout_node {
 public:
     using clock = std::chrono::steady_clock;
 
@@ -39,9 +39,9 @@ private:
     void on_timeout() override;
 
     asio::io_context::executor_type executor_;
-    io::timeout_service& timeouts_;
+    timeout_service& timeouts_;
     asio::cancellation_signal signal_;
     bool expired_ = false;
 };
 
-} // namespace weir::server
+} // namespace weir::io

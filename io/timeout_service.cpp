@@ -1,4 +1,4 @@
-#include "socks/io/timeout_service.hpp"
+#include "io/timeout_service.hpp"
 
 #include <algorithm>
 

@@ -5,7 +5,7 @@
 #include <asio/io_context.hpp>
 #include <asio/use_awaitable.hpp>
 
-namespace weir::server {
+namespace weir::io {
 
 /// The executor of an I/O thread's io_context: sessions, their sockets and
 /// their coroutines never leave the thread that accepted them.
@@ -23,4 +23,4 @@ inline constexpr asio::use_awaitable_t<executor> use_task{};
 /// The same, completing with (error_code, result...) instead of throwing.
 inline constexpr auto use_tuple = asio::experimental::as_tuple(use_task);
 
-} // namespace weir::server
+} // namespace weir::io

@@ -1,10 +1,10 @@
-#include "socks/server/deadline.hpp"
+#include "io/deadline.hpp"
 
-namespace weir::server {
+namespace weir::io {
 
 deadline::deadline(const asio::io_context::executor_type& ex)
     : executor_(ex)
-    , timeouts_(io::timeout_service::of(ex)) {}
+    , timeouts_(timeout_service::of(ex)) {}
 
 deadline::~deadline() {
     timeouts_.cancel(*this);
@@ -20,4 +20,4 @@ void deadline::on_timeout() {
     signal_.emit(asio::cancellation_type::terminal);
 }
 
-} // namespace weir::server
+} // namespace weir::io
