@@ -1,5 +1,7 @@
 #include "socks/server/access.hpp"
 
+#include "socks/server/address_conversion.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -99,11 +101,6 @@ void check_not_open_proxy(const listen_spec& spec, const std::vector<auth::rule>
         url, to_url(with_password)));
 }
 
-auth::ip_address to_policy_address(const asio::ip::address& a) {
-    if (a.is_v4()) return auth::ip_address(a.to_v4().to_bytes());
-    return auth::ip_address(a.to_v6().to_bytes());
-}
-
 void access_table::set(policies by_listener) {
     auto next = std::make_shared<const policies>(std::move(by_listener));
     std::lock_guard lock(mutex_);
@@ -132,7 +129,7 @@ bool access_check::allowed_by_name() {
 }
 
 bool access_check::allowed(const asio::ip::address& address) {
-    facts_.destination_address = to_policy_address(address);
+    facts_.destination_address = to_policy(address);
     const auto d = policy_.check(facts_, hosts());
     if (d.result == auth::verdict::allow) return true;
     denial_ = d;
@@ -143,20 +140,17 @@ auth::request_facts facts_of(const proto::request_event& request,
                              const asio::ip::tcp::endpoint& client, const std::string& listener_url,
                              const std::optional<std::string>& user) {
     auth::request_facts f;
-    f.client = to_policy_address(client.address());
+    f.client = to_policy(client.address());
     f.listener = listener_url;
     f.user = user;
     f.port = request.destination.port;
     f.command = request.cmd == proto::command::bind            ? auth::request_command::bind
                 : request.cmd == proto::command::udp_associate ? auth::request_command::udp
                                                                : auth::request_command::connect;
-    const auto& host = request.destination.host;
-    if (const auto* name = std::get_if<std::string>(&host))
+    if (const auto* name = std::get_if<std::string>(&request.destination.host))
         f.destination_name = *name;
-    else if (const auto* v4 = std::get_if<proto::ipv4_bytes>(&host))
-        f.destination_address = auth::ip_address(*v4);
     else
-        f.destination_address = auth::ip_address(std::get<proto::ipv6_bytes>(host));
+        f.destination_address = to_policy(request.destination);
     return f;
 }
 

@@ -54,9 +54,6 @@ void check_listeners(const std::vector<auth::rule>& rules, const std::vector<std
 /// refuses everyone else). Throws listen_url_error saying what to add.
 void check_not_open_proxy(const listen_spec& spec, const std::vector<auth::rule>& rules);
 
-/// Asio address -> the policy's address type.
-auth::ip_address to_policy_address(const asio::ip::address& a);
-
 /// The policies of all listeners (by listener index), replaced whole by a
 /// reload while sessions keep the set they started with. Thread-safe.
 class access_table {

@@ -1,6 +1,7 @@
 #include "socks/server/connector.hpp"
 
 #include "io/task.hpp"
+#include "socks/server/address_conversion.hpp"
 #include "socks/server/resolver.hpp"
 
 #include <cerrno>
@@ -11,15 +12,6 @@ namespace weir::server {
 namespace {
 
 using asio::ip::tcp;
-
-// A literal address needs no lookup.
-std::vector<tcp::endpoint> literal_endpoints(const proto::address& target) {
-    if (const auto* v4 = std::get_if<proto::ipv4_bytes>(&target.host))
-        return {tcp::endpoint(asio::ip::address_v4(*v4), target.port)};
-    if (const auto* v6 = std::get_if<proto::ipv6_bytes>(&target.host))
-        return {tcp::endpoint(asio::ip::address_v6(*v6), target.port)};
-    return {};
-}
 
 // Asio 1.22 reports errno values in its own "asio.system" category, which does
 // not compare equal to std::errc; the codec's reply mapping expects std's.
@@ -55,12 +47,14 @@ io::task<std::error_code> connect_one(io::tcp_socket& out, const tcp::endpoint& 
 } // namespace
 
 io::task<std::error_code> connect_target(io::tcp_socket& out, const proto::address& target,
-                                         offload_pool& resolver, const std::string& client_key,
-                                         io::deadline& dl, const address_filter& allowed) {
-    auto endpoints = literal_endpoints(target);
-    if (target.is_domain()) {
-        auto result = co_await resolve(resolver, client_key, std::get<std::string>(target.host),
-                                       target.port, dl.slot());
+                                         lookup_queue lookups, io::deadline& dl,
+                                         const address_filter& allowed) {
+    std::vector<tcp::endpoint> endpoints;
+    if (const auto literal = to_endpoint(target)) {
+        endpoints.push_back(*literal); // a literal address needs no lookup
+    } else {
+        auto result = co_await resolve(lookups.pool, std::string(lookups.client_key),
+                                       std::get<std::string>(target.host), target.port, dl.slot());
         if (result.error) co_return portable(result.error);
         endpoints = std::move(result.endpoints);
     }

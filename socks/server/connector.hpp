@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include <asio/awaitable.hpp>
@@ -19,13 +20,19 @@ namespace weir::server {
 /// Says whether an address may be connected to (the access policy).
 using address_filter = std::function<bool(const asio::ip::address&)>;
 
-/// Resolves (domains, on the resolver pool, queued under `client_key`) and connects `out` to
+/// Where one client's lookups queue: the resolver pool, under the client's key.
+struct lookup_queue {
+    offload_pool& pool;
+    std::string_view client_key;
+};
+
+/// Resolves (domains, on `lookups`) and connects `out` to
 /// `target`, trying every resolved address that `allowed` accepts, IPv6 and IPv4, in order, until
 /// one answers (errc::not_allowed when it accepts none). The caller's deadline `dl` bounds it: when
 /// it passes, the step stops at once with operation_canceled. On failure `out` is closed and the
 /// error of the last attempt is returned (errc::host_not_found when the name did not resolve).
 io::task<std::error_code> connect_target(io::tcp_socket& out, const proto::address& target,
-                                         offload_pool& resolver, const std::string& client_key,
-                                         io::deadline& dl, const address_filter& allowed);
+                                         lookup_queue lookups, io::deadline& dl,
+                                         const address_filter& allowed);
 
 } // namespace weir::server

@@ -4,8 +4,8 @@
 #include "io/timeout_service.hpp"
 #include "log/log.hpp"
 #include "socks/relay/shortage_log.hpp"
+#include "socks/server/session.hpp"
 
-#include <cerrno>
 #include <chrono>
 #include <string>
 #include <system_error>
@@ -13,7 +13,6 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/error.hpp>
-#include <asio/ip/v6_only.hpp>
 #include <asio/steady_timer.hpp>
 #include <fmt/core.h>
 
@@ -21,14 +20,6 @@ namespace weir::server {
 namespace {
 
 using asio::ip::tcp;
-
-proto::server_handshake::options handshake_options(const listen_spec& spec) {
-    proto::server_handshake::options o;
-    o.socks4 = spec.scheme != scheme::socks5;
-    o.socks5 = spec.scheme != scheme::socks4;
-    o.require_password = spec.auth == auth_mode::password;
-    return o;
-}
 
 // Jobs queue per client and take turns; one client runs on a quarter of the
 // threads at most (one of the two Argon2id threads), so lookups that never
@@ -58,43 +49,6 @@ void log_exception(std::exception_ptr e) {
     } catch (...) {
         log::error("coroutine ended by an unknown exception");
     }
-}
-
-// The error of binding an address family or address this host does not have.
-bool host_lacks_address(const std::error_code& ec) {
-    return ec.category() == asio::error::get_system_category() &&
-           (ec.value() == EAFNOSUPPORT || ec.value() == EADDRNOTAVAIL);
-}
-
-using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-
-// Opens `a` and binds it to `at`; with `shared`, as one of a SO_REUSEPORT group.
-void bind_to(listen_socket& a, const tcp::endpoint& at, bool shared, std::error_code& ec) {
-    a.open(at.protocol(), ec);
-    if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && shared) a.set_option(reuse_port(true), ec);
-    // Accepted sockets inherit TCP_NODELAY (Linux copies it at accept):
-    // one setsockopt here instead of one per session.
-    if (!ec) a.set_option(tcp::no_delay(true), ec);
-    if (!ec && at.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
-    if (!ec) a.bind(at, ec);
-}
-
-listen_socket open_acceptor(asio::io_context& io, const tcp::endpoint& at, bool shared, int backlog,
-                            std::error_code& ec) {
-    listen_socket a(io);
-    bind_to(a, at, shared, ec);
-    if (!ec) a.listen(backlog, ec);
-    return a;
-}
-
-// SO_REUSEPORT lets any socket of the same user join a group: a plain bind
-// first makes sure no other listener (another weir, say) holds the port.
-std::error_code port_in_use(asio::io_context& io, const tcp::endpoint& at) {
-    listen_socket probe(io);
-    std::error_code ec;
-    bind_to(probe, at, false, ec);
-    return ec;
 }
 
 } // namespace
@@ -148,28 +102,12 @@ server::~server() {
     contexts_.clear();
 }
 
-// One listening socket per I/O thread, the first on contexts_[first]; with
-// port 0 the others take the port the kernel gave the first.
-std::vector<listen_socket> server::open_group(const tcp::endpoint& at, std::size_t first,
-                                              std::error_code& ec) {
-    const auto n = contexts_.size();
-    std::vector<listen_socket> group;
-    if (n > 1 && at.port() != 0) ec = port_in_use(*contexts_[first], at);
-    auto ep = at;
-    for (std::size_t k = 0; k < n && !ec; ++k) {
-        group.push_back(
-            open_acceptor(*contexts_[(first + k) % n], ep, n > 1, cfg_.listen_backlog, ec));
-        if (!ec && k == 0) ep.port(group.front().local_endpoint(ec).port());
-    }
-    return group;
-}
-
 void server::bind() {
     for (std::size_t i = 0; i < cfg_.listeners.size(); ++i) {
         const auto& spec = cfg_.listeners[i];
         const tcp::endpoint ep(asio::ip::make_address(spec.host), spec.port);
         std::error_code ec;
-        auto group = open_group(ep, i % contexts_.size(), ec);
+        auto group = open_group(contexts_, ep, i % contexts_.size(), cfg_.listen_backlog, ec);
         if (ec && spec.optional && host_lacks_address(ec)) {
             log::warn("skipping the default listener {}: {}", to_url(spec), ec.message());
             continue;

@@ -6,8 +6,9 @@
 #include "log/log.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/config.hpp"
+#include "socks/server/context.hpp"
+#include "socks/server/listener.hpp"
 #include "socks/server/offload_pool.hpp"
-#include "socks/server/session.hpp"
 
 #include <atomic>
 #include <memory>
@@ -27,9 +28,6 @@ namespace weir::server {
 struct startup_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
-
-/// A listening socket bound to one I/O thread's io_context.
-using listen_socket = asio::basic_socket_acceptor<asio::ip::tcp, io::executor>;
 
 /// The listeners, the I/O threads (one io_context each) and the pools.
 /// Every I/O thread has its own listening socket for each listener, all bound
@@ -62,12 +60,6 @@ public:
     std::vector<std::string> urls() const;
 
 private:
-    struct listener {
-        listener_info info;
-        std::vector<listen_socket> acceptors; ///< one per I/O thread, on its context
-    };
-    std::vector<listen_socket> open_group(const asio::ip::tcp::endpoint& at, std::size_t first,
-                                          std::error_code& ec);
     io::task<void> accept_loop(listener& l, listen_socket& a);
     std::optional<accepted> admit(io::tcp_socket socket, const asio::ip::tcp::endpoint& remote,
                                   const listener& l);

@@ -1,240 +1,15 @@
 #include "socks/server/session.hpp"
 
-#include "io/deadline.hpp"
-#include "io/task.hpp"
+#include "io/write_all.hpp"
 #include "log/log.hpp"
-#include "socks/proto/address.hpp"
 #include "socks/relay/relay.hpp"
-#include "socks/server/access.hpp"
-#include "socks/server/connector.hpp"
+#include "socks/server/commands/connect.hpp"
 
 #include <array>
-#include <chrono>
-#include <optional>
-#include <sys/socket.h>
 #include <variant>
-
-#include <asio/steady_timer.hpp>
-#include <asio/write.hpp>
-#include <fmt/compile.h>
 
 namespace weir::server {
 namespace {
-
-using asio::ip::tcp;
-
-/// What the session's one log line says about the client; kept by the relay
-/// until it ends, so it stays small.
-struct session_record {
-    tcp::endpoint client;
-    std::string user = "-";
-    std::optional<proto::address> target; ///< formatted only when a line is written
-    const char* proto = "-";
-    std::uint64_t up = 0; ///< bytes the client sent ahead of the reply
-    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-};
-
-/// How the session ended, for its log line.
-struct session_end {
-    std::string_view result = "succeeded";
-    std::string_view end;   ///< how the relay ended: eof, idle-timeout, error:...
-    std::string_view relay; ///< which relay ran: splice or copy
-    std::uint64_t up = 0;
-    std::uint64_t down = 0;
-};
-
-proto::address to_proto_address(const tcp::endpoint& ep) {
-    proto::address a;
-    a.port = ep.port();
-    if (ep.address().is_v6())
-        a.host = ep.address().to_v6().to_bytes();
-    else
-        a.host = ep.address().to_v4().to_bytes();
-    return a;
-}
-
-// IPv4 through proto's formatter: asio's to_string() goes through inet_ntop,
-// whose sprintf costs more than the rest of a log line.
-std::string endpoint_string(const tcp::endpoint& ep) {
-    if (ep.address().is_v4()) return proto::to_string(to_proto_address(ep));
-    return fmt::format("[{}]:{}", ep.address().to_string(), ep.port()); // keeps a scope id
-}
-
-// The target as one log token. proto::to_string already escapes a name's
-// unprintable bytes but keeps spaces; escape the name once, here, instead.
-std::string target_for_log(const std::optional<proto::address>& target) {
-    if (!target) return "-";
-    if (const auto* name = std::get_if<std::string>(&target->host))
-        return fmt::format("{}:{}", log::printable(*name), target->port);
-    return proto::to_string(*target);
-}
-
-// One line per session, the default log level's bulk: formats compiled in
-// (FMT_COMPILE), not parsed at run time.
-void log_session(const session_record& r, const listener_info& l, const session_end& e) {
-    using namespace std::chrono;
-    if (!log::enabled(log::level::info)) return;
-    const auto ms = duration_cast<milliseconds>(steady_clock::now() - r.start).count();
-    fmt::memory_buffer line;
-    auto out = std::back_inserter(line);
-    fmt::format_to(
-        out, FMT_COMPILE("session client={} listener={} proto={} user={} target={} result={}"),
-        endpoint_string(r.client), l.url, std::string_view(r.proto), r.user,
-        target_for_log(r.target), e.result);
-    if (!e.end.empty()) fmt::format_to(out, FMT_COMPILE(" end={} relay={}"), e.end, e.relay);
-    fmt::format_to(out, FMT_COMPILE(" up={} down={} duration={}.{:03}s"), r.up + e.up, e.down,
-                   ms / 1000, ms % 1000);
-    log::write(log::level::info, std::string_view(line.data(), line.size()));
-}
-
-// The session's end: its place is freed before its line is written, so
-// whoever reads the log may count on the place being free.
-void finish(admission::ticket& ticket, const session_record& r, const listener_info& l,
-            const session_end& e) {
-    ticket.release();
-    log_session(r, l, e);
-}
-
-void finish_failed(admission::ticket& ticket, const session_record& r, const listener_info& l,
-                   std::string_view result) {
-    session_end e;
-    e.result = result;
-    finish(ticket, r, l, e);
-}
-
-// An error as one log token: "connection refused" -> "connection-refused".
-std::string slug(std::error_code ec) {
-    auto text = ec.message();
-    for (auto& c : text) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c == ' ') c = '-';
-    }
-    return log::printable(text);
-}
-
-/// Where the handshake stands: the failure to log, the authenticated user.
-struct handshake_state {
-    std::string result;                       ///< empty while all goes well
-    std::optional<std::string> authenticated; ///< the user, once the password checked out
-    bool blocked = false;                     ///< a login attempt came while the client was blocked
-};
-
-// A login the verifier remembers (the usual case: a client's every connection
-// after its first) is answered on the spot, with no coroutine to start.
-bool cached_login(server_context& ctx, const std::string& client_key, const std::string& user,
-                  const std::string& password) {
-    if (ctx.verifier == nullptr || !ctx.verifier->cached(user, password)) return false;
-    if (ctx.throttle != nullptr) ctx.throttle->succeeded(client_key, user);
-    return true;
-}
-
-// Argon2id on the verification pool (which answers from the cache if the same
-// login succeeded meanwhile), queued under the client: clients take turns,
-// and those without a failed login on record go first. No answer (the pool
-// full, the check dropped or timed out) is not a verdict.
-io::task<std::optional<bool>> verify_password(server_context& ctx, io::deadline& dl,
-                                              const std::string& client_key,
-                                              const std::string& user,
-                                              const std::string& password) {
-    if (ctx.verifier == nullptr) co_return false;
-    const bool suspect = ctx.throttle != nullptr && ctx.throttle->has_failures(client_key);
-    const auto cls = suspect ? job_class::normal : job_class::first;
-    // A named job: GCC 12 mis-copies lambda temporaries inside co_await expressions.
-    auto job = [v = ctx.verifier, user, password] { return v->verify(user, password); };
-    auto [ec, ok] = co_await ctx.auth_pool.async_run<bool>(client_key, cls, std::move(job),
-                                                           dl.bind(io::use_tuple));
-    if (ec) co_return std::nullopt;
-    co_return ok;
-}
-
-// Verifies, and makes a client that keeps failing wait longer for each answer
-// (unknown users and wrong passwords alike). A client that the failure
-// blocks loses its other queued checks.
-io::task<bool> check_password(server_context& ctx, io::deadline& dl, const std::string& client_key,
-                              const std::string& user, const std::string& password) {
-    const auto ok = co_await verify_password(ctx, dl, client_key, user, password);
-    if (!ok || ctx.throttle == nullptr || dl.expired()) co_return ok.value_or(false);
-    if (*ok) {
-        ctx.throttle->succeeded(client_key, user);
-        co_return true;
-    }
-    const auto penalty = ctx.throttle->failed(client_key, user);
-    if (penalty.blocked) ctx.auth_pool.drop(client_key);
-    if (penalty.delay.count() > 0) {
-        asio::steady_timer wait(dl.executor(), penalty.delay);
-        co_await wait.async_wait(dl.bind(io::use_tuple));
-    }
-    co_return false;
-}
-
-// Checked at every login attempt, not only when the connection came:
-// connections a client opened before its block must not go on guessing.
-bool login_blocked(server_context& ctx, const std::string& client_key, handshake_state& st) {
-    st.blocked = ctx.throttle != nullptr && ctx.throttle->blocked(client_key);
-    return st.blocked;
-}
-
-// Writes all of `bytes` (kept alive by the caller), within the deadline. A
-// reply is a few bytes into an empty socket buffer: one non-blocking send(2)
-// nearly always takes it whole, with no asynchronous write (whose completion
-// Asio would post, polling epoll once more before running it). The rest, if
-// any, and any error, go through async_write.
-io::task<std::error_code> write_all(io::tcp_socket& s, io::deadline& dl,
-                                    const std::vector<std::uint8_t>& bytes) {
-    const ssize_t n =
-        ::send(s.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-    if (sent == bytes.size()) co_return std::error_code();
-    auto [ec, written] =
-        co_await asio::async_write(s, asio::buffer(bytes) + sent, dl.bind(io::use_tuple));
-    co_return ec;
-}
-
-// Runs the codec until it yields a request (or the client fails or leaves, or
-// the deadline passes).
-io::task<std::optional<proto::request_event>>
-negotiate(io::tcp_socket& client, const std::string& client_key, proto::server_handshake& hs,
-          server_context& ctx, io::deadline& dl, session_record& rec, handshake_state& st) {
-    std::array<std::uint8_t, 1024> buf;
-    for (;;) {
-        // A deadline that passed between two steps cancelled no operation.
-        if (dl.expired()) co_return std::nullopt;
-        auto ev = hs.next_event();
-        if (const auto out = hs.take_output(); !out.empty()) {
-            if (co_await write_all(client, dl, out)) {
-                st.result = "client-write-failed";
-                co_return std::nullopt;
-            }
-        }
-        if (std::holds_alternative<proto::need_data>(ev)) {
-            auto [ec, n] =
-                co_await client.async_read_some(asio::buffer(buf), dl.bind(io::use_tuple));
-            if (ec) {
-                st.result = ec == asio::error::eof ? "client-closed" : "client-read-failed";
-                co_return std::nullopt;
-            }
-            hs.receive(std::span(buf.data(), n));
-        } else if (auto* cred = std::get_if<proto::credentials_event>(&ev)) {
-            rec.user = log::printable(cred->username);
-            bool ok = !login_blocked(ctx, client_key, st) &&
-                      cached_login(ctx, client_key, cred->username, cred->password);
-            if (!ok && !st.blocked)
-                ok = co_await check_password(ctx, dl, client_key, cred->username, cred->password);
-            if (dl.expired()) co_return std::nullopt;
-            if (ok) st.authenticated = cred->username;
-            hs.auth_result(ok);
-        } else if (auto* req = std::get_if<proto::request_event>(&ev)) {
-            co_return std::move(*req);
-        } else {
-            const auto& err = std::get<proto::error_event>(ev);
-            if (const auto v = hs.protocol())
-                rec.proto = *v == proto::version::socks5 ? "socks5" : "socks4";
-            st.result = st.blocked ? "refused:client-blocked" : "refused:" + slug(err.error);
-            co_await write_all(client, dl, err.reply);
-            co_return std::nullopt;
-        }
-    }
-}
 
 const char* protocol_name(const proto::request_event& req) {
     if (req.ver == proto::version::socks5) return "socks5";
@@ -251,72 +26,6 @@ bool resolvable(const proto::address& target) {
     return !ec;
 }
 
-// Checks the rules and connects, within the connect timeout: the reply's error, or none.
-io::task<std::error_code> connect_allowed(io::tcp_socket& target, const proto::request_event& req,
-                                          const accepted& conn, const listener_info& listener,
-                                          server_context& ctx, io::deadline& dl,
-                                          const session_record& rec, const handshake_state& st) {
-    if (req.cmd != proto::command::connect) co_return proto::errc::command_not_supported;
-    if (!resolvable(req.destination)) {
-        log::info("refused client={} target={}: not a host name", endpoint_string(rec.client),
-                  target_for_log(rec.target));
-        co_return proto::errc::not_a_host_name;
-    }
-    access_check access(ctx.access.get(), listener.index,
-                        facts_of(req, conn.remote, listener.url, st.authenticated), ctx.hosts);
-    std::error_code ec = proto::errc::not_allowed;
-    dl.expires_after(ctx.cfg.connect_timeout);
-    if (access.allowed_by_name())
-        ec =
-            co_await connect_target(target, req.destination, ctx.resolver, conn.ticket.client(), dl,
-                                    [&](const asio::ip::address& a) { return access.allowed(a); });
-    if (dl.expired()) co_return proto::errc::connect_timeout;
-    if (ec == proto::errc::not_allowed && access.denial())
-        log::info("refused client={} target={} by {}", endpoint_string(rec.client),
-                  target_for_log(rec.target), auth::describe(*access.denial()));
-    co_return ec;
-}
-
-// Connects and replies, within the time limits, and forwards the bytes the
-// client sent early: true if relaying should start.
-io::task<bool> reach_target(io::tcp_socket& client, io::tcp_socket& target,
-                            proto::server_handshake& hs, const proto::request_event& req,
-                            const accepted& conn, const listener_info& listener,
-                            server_context& ctx, io::deadline& dl, session_record& rec,
-                            handshake_state& st) {
-    const auto ec = co_await connect_allowed(target, req, conn, listener, ctx, dl, rec, st);
-    proto::address bound{proto::ipv4_bytes{}, 0};
-    // SOCKS4 clients ignore the reply's address: ask the kernel only for SOCKS5.
-    if (!ec && req.ver == proto::version::socks5) {
-        std::error_code local_ec;
-        const auto local = target.local_endpoint(local_ec);
-        if (!local_ec) bound = to_proto_address(local);
-    }
-    const auto code = ec ? proto::to_reply_code(ec) : proto::reply_code::succeeded;
-    dl.expires_after(ctx.cfg.handshake_timeout);
-    const auto reply = hs.reply(code, bound);
-    if (co_await write_all(client, dl, reply)) {
-        st.result = dl.expired() ? "reply-timeout" : "client-write-failed";
-        co_return false;
-    }
-    if (ec) {
-        st.result = "connect-failed:" + slug(ec);
-        co_return false;
-    }
-    const auto early = hs.take_remaining();
-    if (early.empty()) co_return true;
-    if (dl.expired()) {
-        st.result = "reply-timeout";
-        co_return false;
-    }
-    if (co_await write_all(target, dl, early)) {
-        st.result = dl.expired() ? "reply-timeout" : "target-write-failed";
-        co_return false;
-    }
-    rec.up += early.size();
-    co_return true;
-}
-
 /// The relay's completion: the session's log line. Holds the session's place
 /// (the admission ticket) until the relay ends.
 struct relay_done {
@@ -325,49 +34,160 @@ struct relay_done {
     admission::ticket ticket;
 
     void operator()(const relay::relay_stats& stats) {
-        const std::string error = stats.error ? "error:" + slug(stats.error) : std::string();
-        session_end e;
-        e.end = "eof";
-        if (stats.idle_timeout)
-            e.end = "idle-timeout";
-        else if (stats.error)
-            e.end = error;
-        e.relay = stats.spliced ? "splice" : "copy";
-        e.up = stats.client_to_target;
-        e.down = stats.target_to_client;
-        finish(ticket, rec, *listener, e);
+        ticket.release(); // freed before the line: whoever reads it may count on the place
+        log_relayed(rec, listener->url, stats);
     }
 };
 
 } // namespace
 
+// The script: RFC 1928's steps in order; each command replies and hands over itself.
 io::task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx) {
-    auto& client = conn.socket;
-    session_record rec;
-    rec.client = conn.remote; // TCP_NODELAY comes from the listening socket
-
-    // Handshake, then connect, then reply: each step bounded by its own time limit.
-    io::deadline dl(client.get_executor());
-    handshake_state st;
-    proto::server_handshake hs(listener.handshake);
-    dl.expires_after(ctx.cfg.handshake_timeout);
-    auto request = co_await negotiate(client, conn.ticket.client(), hs, ctx, dl, rec, st);
-    conn.ticket.handshake_done();
-    if (!request) {
-        if (dl.expired()) st.result = "handshake-timeout";
-        finish_failed(conn.ticket, rec, listener, st.result);
-        co_return;
+    session s(std::move(conn), listener, ctx);
+    const bool requested = co_await s.negotiate();
+    s.handshake_done();
+    if (!requested) co_return s.finish();
+    if (const auto refused = s.authorize()) co_return co_await s.refuse(refused);
+    switch (s.request().cmd) {
+    case proto::command::connect:
+        co_return co_await run_connect(s);
+    case proto::command::bind:
+    case proto::command::udp_associate:
+        co_return co_await s.refuse(proto::errc::command_not_supported);
     }
-    rec.proto = protocol_name(*request);
-    rec.target = request->destination;
+}
 
-    io::tcp_socket target(client.get_executor());
-    if (!co_await reach_target(client, target, hs, *request, conn, listener, ctx, dl, rec, st)) {
-        finish_failed(conn.ticket, rec, listener, st.result);
-        co_return;
+session::session(accepted conn, const listener_info& listener, server_context& ctx)
+    : conn_(std::move(conn))
+    , listener_(listener)
+    , ctx_(ctx)
+    , dl_(conn_.socket.get_executor())
+    , hs_(listener.handshake) {
+    rec_.client = conn_.remote; // TCP_NODELAY comes from the listening socket
+}
+
+void session::begin(step s) {
+    dl_.expires_after(s == step::command ? ctx_.cfg.connect_timeout : ctx_.cfg.handshake_timeout);
+    // A command reports its own step's timeout (CONNECT: in its reply).
+    timeout_ = s == step::handshake ? outcome::handshake_timeout
+               : s == step::reply   ? outcome::reply_timeout
+                                    : outcome::succeeded;
+}
+
+void session::fail(outcome o, std::error_code error) {
+    outcome_ = o;
+    error_ = error;
+}
+
+io::task<bool> session::negotiate() {
+    begin(step::handshake);
+    std::array<std::uint8_t, 1024> buf;
+    for (;;) {
+        // A deadline that passed between two steps cancelled no operation.
+        if (dl_.expired()) co_return false;
+        auto ev = hs_.next_event();
+        if (const auto out = hs_.take_output();
+            !out.empty() && co_await io::write_all(client(), dl_, out)) {
+            fail(outcome::client_write_failed);
+            co_return false;
+        }
+        if (std::holds_alternative<proto::need_data>(ev)) {
+            auto [ec, n] =
+                co_await client().async_read_some(asio::buffer(buf), dl_.bind(io::use_tuple));
+            if (ec) {
+                fail(ec == asio::error::eof ? outcome::client_closed : outcome::client_read_failed);
+                co_return false;
+            }
+            hs_.receive(std::span(buf.data(), n));
+        } else if (const auto* cred = std::get_if<proto::credentials_event>(&ev)) {
+            if (!authenticate_at_once(*cred)) co_await authenticate(*cred);
+        } else if (auto* req = std::get_if<proto::request_event>(&ev)) {
+            request_ = std::move(*req);
+            rec_.proto = protocol_name(*request_);
+            rec_.target = request_->destination;
+            co_return true;
+        } else {
+            const auto& err = std::get<proto::error_event>(ev);
+            if (const auto v = hs_.protocol())
+                rec_.proto = *v == proto::version::socks5 ? "socks5" : "socks4";
+            fail(blocked_ ? outcome::client_blocked : outcome::refused, err.error);
+            co_await io::write_all(client(), dl_, err.reply);
+            co_return false;
+        }
     }
-    relay::async_relay(std::move(client), std::move(target), ctx.cfg.relay,
-                       relay_done{std::move(rec), &listener, std::move(conn.ticket)});
+}
+
+// RFC 1929, when the answer needs no waiting (no coroutine to start): false
+// when it does.
+bool session::authenticate_at_once(const proto::credentials_event& cred) {
+    rec_.user = log::printable(cred.username);
+    const auto verdict = login_at_once(ctx_, client_key(), cred);
+    if (verdict) authenticated(cred, *verdict);
+    return verdict.has_value();
+}
+
+io::task<void> session::authenticate(const proto::credentials_event& cred) {
+    const auto verdict = co_await check_login(ctx_, dl_, client_key(), cred);
+    if (!dl_.expired()) authenticated(cred, verdict);
+}
+
+// The verdict goes to the codec, which answers the client.
+void session::authenticated(const proto::credentials_event& cred, login_verdict v) {
+    blocked_ = v == login_verdict::blocked;
+    if (v == login_verdict::accepted) user_ = cred.username;
+    hs_.auth_result(v == login_verdict::accepted);
+}
+
+std::error_code session::authorize() {
+    if (!resolvable(request_->destination)) {
+        log_refused(rec_, "not a host name");
+        return proto::errc::not_a_host_name;
+    }
+    access_.emplace(ctx_.access.get(), listener_.index,
+                    facts_of(*request_, conn_.remote, listener_.url, user_), ctx_.hosts);
+    if (access_->allowed_by_name()) return {};
+    log_denied(rec_, *access_->denial());
+    return proto::errc::not_allowed;
+}
+
+io::task<bool> session::reply(proto::reply_code code, const proto::address& bound) {
+    begin(step::reply);
+    const auto bytes = hs_.reply(code, bound);
+    if (!co_await io::write_all(client(), dl_, bytes)) co_return true;
+    fail(outcome::client_write_failed);
+    co_return false;
+}
+
+io::task<void> session::refuse(std::error_code error) {
+    fail(outcome::command_failed, error);
+    co_await reply(proto::to_reply_code(error), proto::address{proto::ipv4_bytes{}, 0});
+    finish();
+}
+
+io::task<bool> session::forward_early(io::tcp_socket& target) {
+    const auto early = hs_.take_remaining();
+    if (early.empty()) co_return true;
+    if (!dl_.expired() && !co_await io::write_all(target, dl_, early)) {
+        rec_.up += early.size();
+        co_return true;
+    }
+    fail(outcome::target_write_failed);
+    co_return false;
+}
+
+void session::hand_over(io::tcp_socket target) {
+    relay::async_relay(std::move(conn_.socket), std::move(target), ctx_.cfg.relay,
+                       relay_done{std::move(rec_), &listener_, std::move(conn_.ticket)});
+}
+
+void session::finish() {
+    if (dl_.expired() && timeout_ != outcome::succeeded) outcome_ = timeout_;
+    const auto result =
+        outcome_text(outcome_, error_, request_ ? request_->cmd : proto::command::connect);
+    session_end e;
+    e.result = result;
+    conn_.ticket.release(); // freed before the line: whoever reads it may count on the place
+    log_session(rec_, listener_.url, e);
 }
 
 } // namespace weir::server

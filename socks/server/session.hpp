@@ -1,53 +1,96 @@
 #pragma once
 
-#include "auth/verifier.hpp"
+#include "io/deadline.hpp"
 #include "io/task.hpp"
 #include "io/tcp_socket.hpp"
 #include "socks/proto/server_handshake.hpp"
 #include "socks/server/access.hpp"
-#include "socks/server/admission.hpp"
-#include "socks/server/config.hpp"
-#include "socks/server/login_throttle.hpp"
-#include "socks/server/offload_pool.hpp"
+#include "socks/server/context.hpp"
+#include "socks/server/listener.hpp"
+#include "socks/server/login.hpp"
+#include "socks/server/session_log.hpp"
 
+#include <optional>
 #include <string>
-
-#include <asio/awaitable.hpp>
-#include <asio/ip/tcp.hpp>
+#include <system_error>
 
 namespace weir::server {
 
-/// What every session shares; read-only once the server runs (the pools
-/// and the verifier are thread-safe).
-struct server_context {
-    const config& cfg;
-    offload_pool& resolver;
-    offload_pool& auth_pool;
-    auth::verifier* verifier; ///< null when no listener asks for a password
-    login_throttle* throttle; ///< null when throttling is off
-    access_table& access;     ///< the rules, per listener
-    host_addresses& hosts;    ///< this host's addresses, for the guard
-};
-
-/// One accepted connection, as the session receives it.
-struct accepted {
-    io::tcp_socket socket;
-    asio::ip::tcp::endpoint remote;
-    admission::ticket ticket; ///< its client(): the limits and throttling key
-};
-
-/// One bound listener, as sessions see it.
-struct listener_info {
-    listen_spec spec;
-    std::size_t index = 0; ///< position among the listeners (the access table's index)
-    std::string url;       ///< with the real port, e.g. socks5://127.0.0.1:41234
-    proto::server_handshake::options handshake;
-};
-
-/// The whole life of one client connection: negotiate, authorize, connect,
-/// reply, relay; then one log line. Owns the client socket. The coroutine
-/// ends when the relay starts: the relay (handler-driven) takes both sockets
-/// and what the log line needs, so an idle session keeps no coroutine frame.
+/// The whole life of one client connection, as RFC 1928 tells it: negotiate
+/// the method, authenticate (RFC 1929), authorize the request by the rules,
+/// run its command (which replies), hand over to the relay; one log line at
+/// the end. The coroutine ends when the relay starts: the relay
+/// (handler-driven) takes both sockets and what the log line needs, so an
+/// idle session keeps no coroutine frame.
 io::task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx);
+
+/// One client connection from its accept to the hand-over: the client
+/// socket, the codec, the current step's deadline, the log record and the
+/// outcome. run_session's script and the commands drive it; it lives in
+/// run_session's coroutine frame.
+class session {
+public:
+    /// The steps with a time limit of their own.
+    enum class step : unsigned char {
+        handshake, ///< method, authentication, request: handshake timeout
+        command,   ///< what the command waits for (connect: the connect timeout)
+        reply,     ///< the reply and the bytes the client sent early: handshake timeout
+    };
+
+    session(accepted conn, const listener_info& listener, server_context& ctx);
+
+    /// Runs the codec until it yields a request, authenticating on the way;
+    /// false if the client failed, left, was refused or ran out of time.
+    io::task<bool> negotiate();
+    /// The place among the handshakes is free once the request is in.
+    void handshake_done() { conn_.ticket.handshake_done(); }
+    /// The access rules, for every command, before any reply: the error to
+    /// refuse the request with, or none.
+    std::error_code authorize();
+    /// Writes the reply; false (outcome recorded) if it could not be written.
+    io::task<bool> reply(proto::reply_code code, const proto::address& bound);
+    /// Replies with `error`'s code and ends the session (outcome command_failed).
+    io::task<void> refuse(std::error_code error);
+    /// Forwards the bytes the client sent behind its request; false (outcome
+    /// recorded) if they could not be written in time.
+    io::task<bool> forward_early(io::tcp_socket& target);
+    /// Hands the client and `target` to the relay, which writes the log line.
+    void hand_over(io::tcp_socket target);
+    /// Ends a session that is not handed over: frees its place, logs its line.
+    void finish();
+
+    /// Starts `s`: arms the deadline with the step's time limit.
+    void begin(step s);
+    /// Records how the session ended (a later timeout of the step overrides it).
+    void fail(outcome o, std::error_code error = {});
+
+    const proto::request_event& request() const noexcept { return *request_; }
+    io::tcp_socket& client() noexcept { return conn_.socket; }
+    const std::string& client_key() const noexcept { return conn_.ticket.client(); }
+    io::deadline& deadline() noexcept { return dl_; }
+    server_context& context() const noexcept { return ctx_; }
+    /// The check authorize() made; commands check each address they reach with it.
+    access_check& access() noexcept { return *access_; }
+    session_record& record() noexcept { return rec_; }
+
+private:
+    bool authenticate_at_once(const proto::credentials_event& cred);
+    io::task<void> authenticate(const proto::credentials_event& cred);
+    void authenticated(const proto::credentials_event& cred, login_verdict v);
+
+    accepted conn_;
+    const listener_info& listener_;
+    server_context& ctx_;
+    io::deadline dl_;
+    proto::server_handshake hs_;
+    session_record rec_;
+    std::optional<proto::request_event> request_;
+    std::optional<access_check> access_;
+    std::optional<std::string> user_; ///< the user, once the password checked out
+    std::error_code error_;           ///< why, for outcomes that say
+    outcome outcome_ = outcome::succeeded;
+    outcome timeout_ = outcome::succeeded; ///< what the current step's timeout means
+    bool blocked_ = false;                 ///< a login attempt came while the client was blocked
+};
 
 } // namespace weir::server

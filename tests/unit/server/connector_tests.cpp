@@ -48,10 +48,10 @@ TEST_CASE("connector: refused, connected, or every address filtered out", "[conn
         dl.expires_after(std::chrono::seconds(30));
         const auto port = open.local_endpoint().port();
         proto::address a{proto::ipv4_bytes{127, 0, 0, 1}, closed_port};
-        auto e1 = co_await connect_target(s, a, pool, "client", dl, any);
+        auto e1 = co_await connect_target(s, a, {pool, "client"}, dl, any);
         proto::address b{std::string("localhost"), port};
-        auto e2 = co_await connect_target(s, b, pool, "client", dl, any);
-        auto e3 = co_await connect_target(s, b, pool, "client", dl, none);
+        auto e2 = co_await connect_target(s, b, {pool, "client"}, dl, any);
+        auto e3 = co_await connect_target(s, b, {pool, "client"}, dl, none);
         co_return results{e1, e2, e3};
     }());
     CHECK(refused == std::errc::connection_refused);
@@ -78,7 +78,7 @@ TEST_CASE("connector: a deadline already passed stops before connecting", "[conn
         co_await later.async_wait(io::use_task); // the deadline passes meanwhile
         CHECK(dl.expired());
         proto::address a{proto::ipv4_bytes{127, 0, 0, 1}, port};
-        auto e = co_await connect_target(s, a, pool, "client", dl, any);
+        auto e = co_await connect_target(s, a, {pool, "client"}, dl, any);
         co_return std::pair{e, s.is_open()};
     }());
     CHECK(ec == std::errc::operation_canceled);

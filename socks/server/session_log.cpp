@@ -1,0 +1,119 @@
+#include "socks/server/session_log.hpp"
+
+#include "log/log.hpp"
+#include "socks/server/address_conversion.hpp"
+
+#include <variant>
+
+#include <fmt/compile.h>
+
+namespace weir::server {
+namespace {
+
+using asio::ip::tcp;
+
+// IPv4 through proto's formatter: asio's to_string() goes through inet_ntop,
+// whose sprintf costs more than the rest of a log line.
+std::string endpoint_string(const tcp::endpoint& ep) {
+    if (ep.address().is_v4()) return proto::to_string(to_proto(ep));
+    return fmt::format("[{}]:{}", ep.address().to_string(), ep.port()); // keeps a scope id
+}
+
+// The target as one log token. proto::to_string already escapes a name's
+// unprintable bytes but keeps spaces; escape the name once, here, instead.
+std::string target_for_log(const std::optional<proto::address>& target) {
+    if (!target) return "-";
+    if (const auto* name = std::get_if<std::string>(&target->host))
+        return fmt::format("{}:{}", log::printable(*name), target->port);
+    return proto::to_string(*target);
+}
+
+std::string_view command_name(proto::command cmd) {
+    switch (cmd) {
+    case proto::command::connect:
+        return "connect";
+    case proto::command::bind:
+        return "bind";
+    case proto::command::udp_associate:
+        return "udp-associate";
+    }
+    return "command";
+}
+
+} // namespace
+
+std::string outcome_text(outcome o, std::error_code error, proto::command cmd) {
+    switch (o) {
+    case outcome::succeeded:
+        return "succeeded";
+    case outcome::handshake_timeout:
+        return "handshake-timeout";
+    case outcome::client_closed:
+        return "client-closed";
+    case outcome::client_read_failed:
+        return "client-read-failed";
+    case outcome::client_write_failed:
+        return "client-write-failed";
+    case outcome::refused:
+        return "refused:" + slug(error);
+    case outcome::client_blocked:
+        return "refused:client-blocked";
+    case outcome::command_failed:
+        return fmt::format("{}-failed:{}", command_name(cmd), slug(error));
+    case outcome::reply_timeout:
+        return "reply-timeout";
+    case outcome::target_write_failed:
+        return "target-write-failed";
+    }
+    return "unknown";
+}
+
+// One line per session, the default log level's bulk: formats compiled in
+// (FMT_COMPILE), not parsed at run time.
+void log_session(const session_record& r, std::string_view listener_url, const session_end& e) {
+    using namespace std::chrono;
+    if (!log::enabled(log::level::info)) return;
+    const auto ms = duration_cast<milliseconds>(steady_clock::now() - r.start).count();
+    fmt::memory_buffer line;
+    auto out = std::back_inserter(line);
+    fmt::format_to(
+        out, FMT_COMPILE("session client={} listener={} proto={} user={} target={} result={}"),
+        endpoint_string(r.client), listener_url, std::string_view(r.proto), r.user,
+        target_for_log(r.target), e.result);
+    if (!e.end.empty()) fmt::format_to(out, FMT_COMPILE(" end={} relay={}"), e.end, e.relay);
+    fmt::format_to(out, FMT_COMPILE(" up={} down={} duration={}.{:03}s"), r.up + e.up, e.down,
+                   ms / 1000, ms % 1000);
+    log::write(log::level::info, std::string_view(line.data(), line.size()));
+}
+
+void log_relayed(const session_record& r, std::string_view listener_url,
+                 const relay::relay_stats& stats) {
+    const std::string error = stats.error ? "error:" + slug(stats.error) : std::string();
+    session_end e;
+    e.end = stats.idle_timeout ? "idle-timeout" : stats.error ? std::string_view(error) : "eof";
+    e.relay = stats.spliced ? "splice" : "copy";
+    e.up = stats.client_to_target;
+    e.down = stats.target_to_client;
+    log_session(r, listener_url, e);
+}
+
+void log_refused(const session_record& r, std::string_view why) {
+    log::info("refused client={} target={}: {}", endpoint_string(r.client),
+              target_for_log(r.target), why);
+}
+
+void log_denied(const session_record& r, const auth::decision& d) {
+    log::info("refused client={} target={} by {}", endpoint_string(r.client),
+              target_for_log(r.target), auth::describe(d));
+}
+
+std::string slug(std::error_code ec) {
+    auto text = ec.message();
+    for (auto& c : text) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c == ' ') c = '-';
+    }
+    return log::printable(text);
+}
+
+} // namespace weir::server
