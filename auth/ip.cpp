@@ -1,5 +1,7 @@
 #include "auth/ip.hpp"
 
+#include "text/ip.hpp"
+
 #include <algorithm>
 #include <cstddef>
 
@@ -105,51 +107,6 @@ std::optional<ip_address::v6_bytes> parse_v6(std::string_view text) {
     return out;
 }
 
-std::string format_v4(std::span<const std::uint8_t> b) {
-    return std::to_string(b[0]) + '.' + std::to_string(b[1]) + '.' + std::to_string(b[2]) + '.' +
-           std::to_string(b[3]);
-}
-
-std::string format_hex(unsigned value) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    do {
-        out.insert(out.begin(), digits[value % 16]);
-        value /= 16;
-    } while (value != 0);
-    return out;
-}
-
-/// RFC 5952: the longest run (two or more, leftmost on a tie) of zero groups becomes "::".
-std::string format_v6(std::span<const std::uint8_t> b) {
-    groups g{};
-    for (std::size_t i = 0; i < 8; ++i)
-        g[i] = static_cast<std::uint16_t>(b[2 * i] << 8 | b[2 * i + 1]);
-    std::size_t best = 8;
-    std::size_t best_len = 1;
-    for (std::size_t i = 0; i < 8;) {
-        std::size_t j = i;
-        while (j < 8 && g[j] == 0)
-            ++j;
-        if (j - i > best_len) {
-            best = i;
-            best_len = j - i;
-        }
-        i = j == i ? i + 1 : j;
-    }
-    std::string out;
-    for (std::size_t i = 0; i < 8; ++i) {
-        if (i == best) {
-            out += "::";
-            i += best_len - 1;
-            continue;
-        }
-        if (!out.empty() && out.back() != ':') out += ':';
-        out += format_hex(g[i]);
-    }
-    return out;
-}
-
 /// `a` with every bit after the first `prefix` bits cleared.
 ip_address masked(const ip_address& a, unsigned prefix) {
     ip_address::v6_bytes b{};
@@ -220,9 +177,8 @@ std::optional<ip_address> ip_address::embedded_v4() const noexcept {
 }
 
 std::string ip_address::to_string() const {
-    if (v4_) return format_v4(bytes());
-    if (is_v4_mapped()) return "::ffff:" + format_v4(bytes().subspan(12));
-    return format_v6(bytes());
+    if (v4_) return text::ipv4_to_string(bytes().first<4>());
+    return text::ipv6_to_string(bytes_);
 }
 
 cidr::cidr(const ip_address& host) noexcept

@@ -1,5 +1,7 @@
 #include "auth/policy.hpp"
 
+#include "text/ascii.hpp"
+
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -12,21 +14,10 @@ enum class match : std::uint8_t { no, yes, unknown };
 
 constexpr std::string_view no_position = "";
 
-char lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return lower(x) == lower(y); });
-}
-
 /// Lowercase, one trailing dot dropped: the form host_pattern names are kept in.
 std::string normalized_name(std::string_view name) {
     if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-    std::string out(name);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
+    return text::lowercase(name);
 }
 
 bool name_matches(const host_pattern& pattern, std::string_view name) {
@@ -67,7 +58,7 @@ match match_rule(const rule& r, const request_facts& facts) {
         const auto* block = std::get_if<cidr>(&*r.from);
         if (block && !block->contains(facts.client)) return match::no;
     }
-    if (r.listener && !equal_ignoring_case(*r.listener, facts.listener)) return match::no;
+    if (r.listener && !text::equal_ignoring_case(*r.listener, facts.listener)) return match::no;
     if (r.user && (!facts.user || *facts.user != *r.user)) return match::no;
     if (r.port && (facts.port < r.port->first || facts.port > r.port->last)) return match::no;
     if (r.commands && !r.commands->contains(facts.command)) return match::no;

@@ -1,5 +1,10 @@
 #include "auth/rule.hpp"
 
+#include "text/ascii.hpp"
+#include "text/escape.hpp"
+#include "text/field.hpp"
+#include "text/host_name.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -8,57 +13,31 @@
 namespace weir::auth {
 namespace {
 
-constexpr std::size_t max_name = 253; // a DNS name in text form
-constexpr std::size_t max_label = 63;
-constexpr std::size_t max_user = 255; // RFC 1929: one length byte
-
 constexpr std::array<std::string_view, 6> clause_words = {"from", "listener", "user",
                                                           "to",   "port",     "command"};
 
-char lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lowercase(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
-}
-
-bool is_control(char c) {
-    const auto byte = static_cast<unsigned char>(c);
-    return (byte < 0x20 && c != '\t') || byte == 0x7f;
-}
-
-/// The rule as it appears in messages: control bytes as \xNN, so a message stays one line.
-std::string quoted(std::string_view text) {
-    static constexpr char digits[] = "0123456789abcdef";
+/// The rule as it appears in messages: control bytes (tabs too) as \xNN, so a
+/// message stays one line; spaces, backslashes and non-ASCII bytes as they are.
+std::string quoted(std::string_view raw) {
     std::string out = "'";
-    for (char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (byte < 0x20 || byte == 0x7f) {
-            out += "\\x";
-            out += digits[byte >> 4];
-            out += digits[byte & 0xf];
-        } else {
-            out += c;
-        }
-    }
+    text::append_escaped(out, raw);
     return out + "'";
 }
 
 /// Reads a rule word by word and throws rule_error naming the rule and the word.
 class parser {
 public:
-    explicit parser(std::string_view text)
-        : text_(text) {
-        for (std::size_t i = 0; i < text.size(); ++i) {
-            if (is_control(text[i])) fail("control character at byte " + std::to_string(i + 1));
+    explicit parser(std::string_view rule_text)
+        : text_(rule_text) {
+        for (std::size_t i = 0; i < rule_text.size(); ++i) {
+            const char c = rule_text[i];
+            if (text::is_control(c) && c != '\t') // a tab separates words
+                fail("control character at byte " + std::to_string(i + 1));
         }
         std::size_t pos = 0;
-        while ((pos = text.find_first_not_of(" \t", pos)) != std::string_view::npos) {
-            const auto end = std::min(text.find_first_of(" \t", pos), text.size());
-            words_.push_back(text.substr(pos, end - pos));
+        while ((pos = rule_text.find_first_not_of(" \t", pos)) != std::string_view::npos) {
+            const auto end = std::min(rule_text.find_first_of(" \t", pos), rule_text.size());
+            words_.push_back(rule_text.substr(pos, end - pos));
             pos = end;
         }
     }
@@ -89,7 +68,7 @@ constexpr std::string_view expect_command = "expected connect, bind, udp, comma-
 constexpr std::string_view expect_listener = "expected a URL such as socks5://0.0.0.0:1088";
 
 bool is_clause_word(std::string_view word) {
-    const auto w = lowercase(word);
+    const auto w = text::lowercase(word);
     return std::find(clause_words.begin(), clause_words.end(), w) != clause_words.end();
 }
 
@@ -115,7 +94,7 @@ cidr parse_block(const parser& p, std::size_t i, std::string_view expected) {
 }
 
 source_match parse_source(const parser& p, std::size_t i) {
-    if (lowercase(p.word(i)) == "any") return any_address{};
+    if (text::lowercase(p.word(i)) == "any") return any_address{};
     return parse_block(p, i, expect_source);
 }
 
@@ -124,27 +103,16 @@ bool is_all_digits(std::string_view s) {
            std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-/// Letters, digits, '-' and '_' in labels of 1..63; the last label not all digits
-/// (so "127.1" or "10.0.0" is not taken for a name).
+/// A host name as rules keep it (text::is_host_name, lowercase, the trailing
+/// dot already dropped), the last label not all digits (so "127.1" or "10.0.0"
+/// is not taken for a name).
 bool valid_host_name(std::string_view name) {
-    if (name.empty() || name.size() > max_name) return false;
-    std::string_view label;
-    for (std::size_t start = 0; start <= name.size();) {
-        const auto dot = std::min(name.find('.', start), name.size());
-        label = name.substr(start, dot - start);
-        if (label.empty() || label.size() > max_label) return false;
-        for (char c : label) {
-            const bool ok =
-                (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-            if (!ok) return false;
-        }
-        start = dot + 1;
-    }
-    return !is_all_digits(label);
+    if (name.ends_with('.') || !text::is_host_name(name)) return false;
+    return !is_all_digits(name.substr(name.rfind('.') + 1));
 }
 
 destination_match parse_destination(const parser& p, std::size_t i) {
-    const auto word = lowercase(p.word(i));
+    const auto word = text::lowercase(p.word(i));
     if (word == "any") return any_address{};
     if (word.find_first_of(":/") != std::string::npos || ip_address::parse(word))
         return parse_block(p, i, expect_destination);
@@ -186,7 +154,7 @@ command_set parse_commands(const parser& p, std::size_t i) {
     std::size_t start = 0;
     while (true) {
         const auto comma = std::min(list.find(',', start), list.size());
-        const auto name = lowercase(list.substr(start, comma - start));
+        const auto name = text::lowercase(list.substr(start, comma - start));
         if (name == "connect")
             set.connect = true;
         else if (name == "bind")
@@ -202,7 +170,7 @@ command_set parse_commands(const parser& p, std::size_t i) {
 }
 
 std::string parse_listener(const parser& p, std::size_t i) {
-    const auto url = lowercase(p.word(i));
+    const auto url = text::lowercase(p.word(i));
     const auto sep = url.find("://");
     if (sep == std::string::npos || sep == 0 || sep + 3 == url.size())
         p.fail_at(i, "bad listener " + p.quoted_word(i), expect_listener);
@@ -210,7 +178,7 @@ std::string parse_listener(const parser& p, std::size_t i) {
 }
 
 std::string parse_user(const parser& p, std::size_t i) {
-    if (p.word(i).size() > max_user)
+    if (p.word(i).size() > text::max_field)
         p.fail_at(i, "bad user name " + p.quoted_word(i), "at most 255 bytes");
     return std::string(p.word(i));
 }
@@ -242,7 +210,7 @@ void parse_clause(const parser& p, std::size_t i, std::string_view keyword, rule
 
 action parse_action(const parser& p) {
     if (p.size() == 0) p.fail("empty rule (expected allow or deny)");
-    const auto word = lowercase(p.word(0));
+    const auto word = text::lowercase(p.word(0));
     if (word == "allow") return action::allow;
     if (word == "deny") return action::deny;
     p.fail_at(0, "unknown word " + p.quoted_word(0), "expected allow or deny");
@@ -282,13 +250,13 @@ bool command_set::contains(request_command c) const noexcept {
     return false;
 }
 
-rule parse_rule(std::string_view text) {
-    const parser p(text);
+rule parse_rule(std::string_view rule_text) {
+    const parser p(rule_text);
     rule r;
     r.act = parse_action(p);
     std::array<std::size_t, clause_words.size()> seen_at{}; // word index + 1, 0 = not yet
     for (std::size_t i = 1; i < p.size(); i += 2) {
-        const auto keyword = lowercase(p.word(i));
+        const auto keyword = text::lowercase(p.word(i));
         const auto found = std::find(clause_words.begin(), clause_words.end(), keyword);
         if (found == clause_words.end())
             p.fail_at(i, "unknown word " + p.quoted_word(i), expect_clause);

@@ -1,6 +1,8 @@
 #include "auth/user_db.hpp"
 
 #include "auth/sodium_init.hpp"
+#include "text/ascii.hpp"
+#include "text/field.hpp"
 
 #include <cerrno>
 #include <charconv>
@@ -16,23 +18,17 @@
 namespace weir::auth {
 namespace {
 
-constexpr std::size_t max_field = 255; // RFC 1929: one length byte
 constexpr std::string_view argon2id_prefix = crypto_pwhash_argon2id_STRPREFIX;
 constexpr std::string_view argon2i_prefix = crypto_pwhash_argon2i_STRPREFIX;
-
-bool is_control(char c) {
-    const auto byte = static_cast<unsigned char>(c);
-    return byte < 0x20 || byte == 0x7f;
-}
 
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
 bool valid_name(std::string_view name) {
-    if (name.empty() || name.size() > max_field) return false;
+    if (name.empty() || name.size() > text::max_field) return false;
     for (char c : name) {
-        if (c == ':' || is_control(c)) return false;
+        if (c == ':' || text::is_control(c)) return false;
     }
     return true;
 }
@@ -45,7 +41,7 @@ void check_name(std::string_view name) {
 }
 
 void check_password(std::string_view password) {
-    if (password.empty() || password.size() > max_field) {
+    if (password.empty() || password.size() > text::max_field) {
         throw std::invalid_argument("invalid password: must be 1..255 bytes");
     }
 }
@@ -106,7 +102,7 @@ hash_check check_hash(const std::string& hash) {
     if (!id && !hash.starts_with(argon2i_prefix)) return hash_check::not_a_hash;
     if (hash.size() >= crypto_pwhash_STRBYTES) return hash_check::not_a_hash;
     for (char c : hash) {
-        if (is_control(c) || c == ' ') return hash_check::malformed;
+        if (text::is_control(c) || c == ' ') return hash_check::malformed;
     }
     const auto ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
     const auto mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;

@@ -1,6 +1,7 @@
 #include "auth/verifier.hpp"
 
 #include "auth/sodium_init.hpp"
+#include "text/field.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -13,10 +14,8 @@
 namespace weir::auth {
 namespace {
 
-constexpr std::size_t max_field = 255; // RFC 1929: one length byte
-
 bool plausible(std::string_view field) {
-    return !field.empty() && field.size() <= max_field;
+    return !field.empty() && field.size() <= text::max_field;
 }
 
 std::string random_dummy_hash() {
@@ -48,10 +47,10 @@ verifier::cache_key verifier::key_of(std::string_view name, std::string_view pas
     static_assert(sizeof(cache_key) == crypto_shorthash_siphashx24_BYTES);
     static_assert(sizeof cache_secret_ == crypto_shorthash_siphashx24_KEYBYTES);
     // Callers pass only plausible fields; a longer one would overrun `in`.
-    if (name.size() > max_field || password.size() > max_field)
+    if (name.size() > text::max_field || password.size() > text::max_field)
         throw std::length_error("credential field longer than 255 bytes");
     // len(name) || name || password: unambiguous because name is at most 255 bytes.
-    std::array<unsigned char, 1 + 2 * max_field> in;
+    std::array<unsigned char, 1 + 2 * text::max_field> in;
     in[0] = static_cast<unsigned char>(name.size());
     std::memcpy(in.data() + 1, name.data(), name.size());
     std::memcpy(in.data() + 1 + name.size(), password.data(), password.size());

@@ -1,5 +1,7 @@
 #include "log/log.hpp"
 
+#include "text/escape.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -86,17 +88,8 @@ void vwrite(level l, fmt::string_view format, fmt::format_args args) {
 } // namespace weir::log
 
 namespace weir::log {
-std::string printable(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (const char c : text) {
-        const auto b = static_cast<unsigned char>(c);
-        if (b > 0x20 && b < 0x7f && b != '\\')
-            out.push_back(c);
-        else
-            fmt::format_to(std::back_inserter(out), "\\x{:02x}", b);
-    }
-    return out;
+std::string printable(std::string_view untrusted) {
+    return text::escape(untrusted, {.space = true, .backslash = true, .non_ascii = true});
 }
 
 std::optional<tally::line> tally::count(std::chrono::steady_clock::time_point at) noexcept {

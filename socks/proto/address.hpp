@@ -1,9 +1,10 @@
 #pragma once
 
+#include "text/host_name.hpp"
+
 #include <array>
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <variant>
 
 namespace weir::proto {
@@ -20,15 +21,13 @@ struct address {
     bool operator==(const address&) const = default;
 };
 
-/// "1.2.3.4:80", "[::1]:443", "example.com:443". Non-printable bytes in a
-/// domain are escaped as \xNN so that a log line stays one line.
+/// "1.2.3.4:80", "[::1]:443", "example.com:443". A domain's bytes outside
+/// printable ASCII, and its backslashes, are escaped as \xNN so that a log line
+/// stays one line; spaces are kept.
 std::string to_string(const address& a);
 
-/// Host-name syntax, the only names weir resolves: labels of 1..63 letters,
-/// digits, '-' or '_', separated by single dots, 253 bytes at most, one
-/// trailing dot allowed. No escapes (a resolver would decode "\\112" to 'p'
-/// behind the rules' back), no empty labels, no spaces or control bytes.
-bool is_host_name(std::string_view name) noexcept;
+/// Host-name syntax (text/host_name.hpp): the only names weir resolves.
+using text::is_host_name;
 
 /// The host part alone, IPv6 without brackets: "1.2.3.4", "::1", "example.com".
 std::string host_to_string(const address& a);

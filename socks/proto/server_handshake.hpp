@@ -3,6 +3,7 @@
 #include "socks/proto/address.hpp"
 #include "socks/proto/error.hpp"
 #include "socks/proto/events.hpp"
+#include "text/field.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -28,10 +29,11 @@ namespace weir::proto {
 class server_handshake {
 public:
     struct options {
-        bool socks4 = true;                 ///< accept SOCKS4 and SOCKS4a
-        bool socks5 = true;                 ///< accept SOCKS5
-        bool require_password = false;      ///< SOCKS5: method 0x02 only; otherwise 0x00 only
-        std::size_t max_socks4_field = 255; ///< cap for USERID and the SOCKS4a hostname
+        bool socks4 = true;            ///< accept SOCKS4 and SOCKS4a
+        bool socks5 = true;            ///< accept SOCKS5
+        bool require_password = false; ///< SOCKS5: method 0x02 only; otherwise 0x00 only
+        /// Cap for USERID and the SOCKS4a hostname; by default that of the SOCKS5 fields.
+        std::size_t max_socks4_field = text::max_field;
     };
 
     explicit server_handshake(options opts);

@@ -1,13 +1,13 @@
 #include "socks/proto/socks5.hpp"
 
+#include "text/field.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 
 namespace weir::proto::socks5 {
 namespace {
-
-constexpr std::size_t max_domain = 255;
 
 std::size_t fail(std::error_code& ec, errc e) {
     ec = e;
@@ -115,7 +115,7 @@ void append_address(std::vector<std::uint8_t>& out, const address& a) {
         out.insert(out.end(), v6->begin(), v6->end());
     } else {
         const auto& name = std::get<std::string>(a.host);
-        if (name.size() > max_domain) throw std::length_error("SOCKS5 domain over 255 bytes");
+        if (name.size() > text::max_field) throw std::length_error("SOCKS5 domain over 255 bytes");
         out.push_back(atyp_domain);
         out.push_back(static_cast<std::uint8_t>(name.size()));
         out.insert(out.end(), name.begin(), name.end());
@@ -126,7 +126,7 @@ void append_address(std::vector<std::uint8_t>& out, const address& a) {
 
 std::vector<std::uint8_t> encode_reply(reply_code code, const address& bound) {
     std::vector<std::uint8_t> out;
-    out.reserve(3 + 2 + max_domain + 2);
+    out.reserve(3 + 2 + text::max_field + 2);
     out.push_back(socks_version);
     out.push_back(static_cast<std::uint8_t>(code));
     out.push_back(0x00);

@@ -2,7 +2,9 @@
 
 #include "log/log.hpp"
 #include "socks/server/address_conversion.hpp"
+#include "text/ascii.hpp"
 
+#include <algorithm>
 #include <variant>
 
 #include <fmt/compile.h>
@@ -108,11 +110,8 @@ void log_denied(const session_record& r, const auth::decision& d) {
 }
 
 std::string slug(std::error_code ec) {
-    auto text = ec.message();
-    for (auto& c : text) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c == ' ') c = '-';
-    }
+    auto text = text::lowercase(ec.message());
+    std::replace(text.begin(), text.end(), ' ', '-');
     return log::printable(text);
 }
 

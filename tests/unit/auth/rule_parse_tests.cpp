@@ -133,3 +133,28 @@ TEST_CASE("malformed rules name the problem and the word", "[rule]") {
                                                         "' at word 3 (at most 255 bytes)");
     CHECK(parse_rule("allow user " + long_user.substr(1)).user == long_user.substr(1));
 }
+
+TEST_CASE("rule messages escape control bytes only", "[rule]") {
+    const std::string expect_dest =
+        "(expected any, an IP address, a CIDR, a host name or a .suffix)";
+    const std::vector<std::pair<std::string, std::string>> table = {
+        {"allow\x7f", "rule 'allow\\x7f': control character at byte 6"},
+        {"allow\x1f", "rule 'allow\\x1f': control character at byte 6"},
+        {std::string("deny\0", 5), "rule 'deny\\x00': control character at byte 5"},
+        {"allow to a\\b", "rule 'allow to a\\b': bad destination 'a\\b' at word 3 " + expect_dest},
+        {"allow to caf\xc3\xa9", "rule 'allow to caf\xc3\xa9': bad destination 'caf\xc3\xa9' "
+                                 "at word 3 " +
+                                     expect_dest},
+        {"allow to it's", "rule 'allow to it's': bad destination 'it's' at word 3 " + expect_dest},
+        {"allow command CONNECT,B\xff"
+         "D",
+         "rule 'allow command CONNECT,B\xff"
+         "D': unknown command 'b\xff"
+         "d' in 'CONNECT,B\xff"
+         "D' at word 3 (expected connect, bind, udp, comma-separated)"},
+    };
+    for (const auto& [text, message] : table) {
+        CAPTURE(text);
+        CHECK(parse_error(text) == message);
+    }
+}

@@ -149,6 +149,18 @@ TEST_CASE("Addresses format for logs", "[address]") {
     CHECK(host_to_string(address{std::string("x\ty"), 1}) == "x\\x09y");
 }
 
+TEST_CASE("A domain in a log keeps spaces, escapes control bytes, backslash, non-ASCII",
+          "[address]") {
+    const auto domain = [](std::string_view name) {
+        return host_to_string(address{std::string(name), 1});
+    };
+    CHECK(domain(std::string_view("\x00\x01\x1f\x7f", 4)) == "\\x00\\x01\\x1f\\x7f");
+    CHECK(domain("a b'\"~!") == "a b'\"~!");
+    CHECK(domain("a\\x41") == "a\\x5cx41");
+    CHECK(domain("caf\xc3\xa9\x80\xff") == "caf\\xc3\\xa9\\x80\\xff");
+    CHECK(to_string(address{std::string("x y\t"), 80}) == "x y\\x09:80");
+}
+
 TEST_CASE("SOCKS5 UDP header", "[socks5][udp]") {
     address from = v4;
     bytes datagram;
