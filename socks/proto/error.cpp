@@ -1,6 +1,9 @@
 #include "socks/proto/error.hpp"
 
+#include <array>
+#include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace weir::proto {
 namespace {
@@ -11,50 +14,35 @@ public:
     std::string message(int value) const override;
 };
 
+// The text of each errc, in the enumeration's order (errc starts at 1).
+constexpr std::array<std::string_view, 20> messages = {
+    "unsupported SOCKS version",                     // bad_version
+    "SOCKS version not enabled on this listener",    // protocol_not_enabled
+    "SOCKS5 greeting offers no methods",             // no_methods
+    "no acceptable SOCKS5 authentication method",    // no_acceptable_method
+    "bad username/password sub-negotiation version", // bad_auth_version
+    "empty username",                                // empty_username
+    "empty password",                                // empty_password
+    "authentication failed",                         // auth_failed
+    "SOCKS5 reserved byte is not zero",              // bad_reserved
+    "command not supported",                         // command_not_supported
+    "address type not supported",                    // address_type_not_supported
+    "empty domain name",                             // empty_domain
+    "SOCKS4 field too long",                         // field_too_long
+    "domain name contains a NUL byte",               // bad_domain
+    "host not found",                                // host_not_found
+    "resolver busy",                                 // resolver_busy
+    "connect timed out",                             // connect_timeout
+    "not allowed by policy",                         // not_allowed
+    "not a host name",                               // not_a_host_name
+    "password checks busy",                          // verifier_busy
+};
+static_assert(static_cast<std::size_t>(errc::verifier_busy) == messages.size(),
+              "one message per errc");
+
 std::string weir_category::message(int value) const {
-    switch (static_cast<errc>(value)) {
-    case errc::bad_version:
-        return "unsupported SOCKS version";
-    case errc::protocol_not_enabled:
-        return "SOCKS version not enabled on this listener";
-    case errc::no_methods:
-        return "SOCKS5 greeting offers no methods";
-    case errc::no_acceptable_method:
-        return "no acceptable SOCKS5 authentication method";
-    case errc::bad_auth_version:
-        return "bad username/password sub-negotiation version";
-    case errc::empty_username:
-        return "empty username";
-    case errc::empty_password:
-        return "empty password";
-    case errc::auth_failed:
-        return "authentication failed";
-    case errc::bad_reserved:
-        return "SOCKS5 reserved byte is not zero";
-    case errc::command_not_supported:
-        return "command not supported";
-    case errc::address_type_not_supported:
-        return "address type not supported";
-    case errc::empty_domain:
-        return "empty domain name";
-    case errc::field_too_long:
-        return "SOCKS4 field too long";
-    case errc::bad_domain:
-        return "domain name contains a NUL byte";
-    case errc::host_not_found:
-        return "host not found";
-    case errc::resolver_busy:
-        return "resolver busy";
-    case errc::connect_timeout:
-        return "connect timed out";
-    case errc::not_allowed:
-        return "not allowed by policy";
-    case errc::not_a_host_name:
-        return "not a host name";
-    case errc::verifier_busy:
-        return "password checks busy";
-    }
-    return "unknown weir error";
+    if (value < 1 || static_cast<std::size_t>(value) > messages.size()) return "unknown weir error";
+    return std::string(messages[static_cast<std::size_t>(value) - 1]);
 }
 
 reply_code from_weir(errc e) noexcept {
