@@ -83,6 +83,9 @@ struct rule {
 rule parse_rule(std::string_view text);
 
 std::string_view to_string(action a) noexcept;
+/// Whether `word` starts a clause (from, listener, user, to, port, command),
+/// in any case.
+bool is_clause_word(std::string_view word);
 std::string_view to_string(request_command c) noexcept;
 
 } // namespace weir::auth

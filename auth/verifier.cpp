@@ -92,16 +92,19 @@ bool verifier::check(const user_db& users, std::string_view name,
     return match && usable;
 }
 
-bool verifier::verify(std::string_view name, std::string_view password) {
-    if (!plausible(name) || !plausible(password)) { // no key: it is unambiguous only for these
-        std::shared_ptr<const user_db> users;
-        {
-            const std::lock_guard lock(mutex_);
-            users = users_;
-            ++slow_checks_;
-        }
-        return check(*users, name, password); // false, at a wrong password's cost
+bool verifier::verify_implausible(std::string_view name, std::string_view password) {
+    std::shared_ptr<const user_db> users;
+    {
+        const std::lock_guard lock(mutex_);
+        users = users_;
+        ++slow_checks_;
     }
+    return check(*users, name, password); // false, at a wrong password's cost
+}
+
+bool verifier::verify(std::string_view name, std::string_view password) {
+    // No key for these: it is unambiguous only for fields in range.
+    if (!plausible(name) || !plausible(password)) return verify_implausible(name, password);
     const auto key = key_of(name, password);
     std::unique_lock lock(mutex_);
     // The same login may have succeeded while this one waited for a worker.
@@ -119,16 +122,19 @@ bool verifier::verify(std::string_view name, std::string_view password) {
     flights_.insert_or_assign(key, mine);
     ++slow_checks_;
     lock.unlock();
-
     const bool ok = check(*users, name, password);
+    land(key, mine, ok);
+    return ok;
+}
 
-    lock.lock();
+void verifier::land(const cache_key& key, const std::shared_ptr<flight>& mine, bool ok) {
+    std::unique_lock lock(mutex_);
     mine->landed = true;
     mine->ok = ok;
     if (const auto it = flights_.find(key); it != flights_.end() && it->second == mine)
         flights_.erase(it);
     // Verified against users replaced meanwhile: not worth remembering.
-    if (ok && generation == generation_ && opts_.cache_capacity > 0) {
+    if (ok && mine->generation == generation_ && opts_.cache_capacity > 0) {
         try {
             remember_locked(key, clock::now());
         } catch (const std::bad_alloc&) { // not cached: the next login runs Argon2id again
@@ -136,7 +142,6 @@ bool verifier::verify(std::string_view name, std::string_view password) {
     }
     lock.unlock();
     landed_.notify_all();
-    return ok;
 }
 
 void verifier::replace_users(std::shared_ptr<const user_db> users) {

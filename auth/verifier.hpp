@@ -81,6 +81,10 @@ private:
     bool check(const user_db& users, std::string_view name,
                std::string_view password) const noexcept;
     void remember_locked(const cache_key& key, clock::time_point now);
+    /// A field out of range: no cache key, a wrong password's cost.
+    bool verify_implausible(std::string_view name, std::string_view password);
+    /// Records `mine`'s answer, remembers a success, wakes those who joined it.
+    void land(const cache_key& key, const std::shared_ptr<flight>& mine, bool ok);
     void make_room(clock::time_point now);
 
     std::shared_ptr<const user_db> users_; // guarded by mutex_
