@@ -160,7 +160,10 @@ io::task<bool> session::reply(proto::reply_code code, const proto::address& boun
 
 io::task<void> session::refuse(std::error_code error) {
     fail(outcome::command_failed, error);
-    co_await reply(proto::to_reply_code(error), proto::address{proto::ipv4_bytes{}, 0});
+    // Named: GCC 12 may destroy a temporary of a co_await expression twice
+    // (docs/architecture.md).
+    const proto::address none{proto::ipv4_bytes{}, 0};
+    co_await reply(proto::to_reply_code(error), none);
     finish();
 }
 

@@ -65,10 +65,6 @@ void log_relayed(const session_record& r, std::string_view listener_url,
 /// "refused client=... target=...: <why>", at info.
 void log_refused(const session_record& r, std::string_view why);
 
-/// The line of a session that relayed, with how the relay ended.
-void log_relayed(const session_record& r, std::string_view listener_url,
-                 const relay::relay_stats& stats);
-
 /// "refused client=... target=... by <the decision>", at info.
 void log_denied(const session_record& r, const auth::decision& d);
 

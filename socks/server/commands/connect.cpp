@@ -12,9 +12,13 @@ io::task<std::error_code> reach(session& s, io::tcp_socket& target) {
     s.begin(session::step::command);
     auto& ctx = s.context();
     auto& access = s.access();
-    auto ec = co_await connect_target(
-        target, s.request().destination, {ctx.resolver, s.client_key()}, s.deadline(),
-        [&access](const asio::ip::address& a) { return access.allowed(a); });
+    // Named, not temporaries of the co_await expression (see docs/architecture.md, GCC 12).
+    const lookup_queue lookups{ctx.resolver, s.client_key()};
+    const address_filter allowed = [&access](const asio::ip::address& a) {
+        return access.allowed(a);
+    };
+    auto ec =
+        co_await connect_target(target, s.request().destination, lookups, s.deadline(), allowed);
     if (s.deadline().expired()) co_return proto::errc::connect_timeout;
     if (ec == proto::errc::not_allowed && access.denial()) log_denied(s.record(), *access.denial());
     co_return ec;
@@ -36,8 +40,8 @@ proto::address bound_address(const session& s, const io::tcp_socket& target) {
 io::task<void> run_connect(session& s) {
     io::tcp_socket target(s.client().get_executor());
     if (const auto ec = co_await reach(s, target)) co_return co_await s.refuse(ec);
-    if (!co_await s.reply(proto::reply_code::succeeded, bound_address(s, target)) ||
-        !co_await s.forward_early(target))
+    const auto bound = bound_address(s, target);
+    if (!co_await s.reply(proto::reply_code::succeeded, bound) || !co_await s.forward_early(target))
         co_return s.finish();
     s.hand_over(std::move(target));
 }
