@@ -167,6 +167,10 @@ std::vector<std::uint8_t> server_handshake::reply(reply_code code, const address
     return socks5::encode_reply(code, bound);
 }
 
+bool server_handshake::has_remaining() const noexcept {
+    return state_ == state::done && in_pos_ < in_.size();
+}
+
 std::vector<std::uint8_t> server_handshake::take_remaining() {
     if (state_ != state::done) return {};
     std::vector<std::uint8_t> rest;

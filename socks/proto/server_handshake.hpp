@@ -63,6 +63,8 @@ public:
 
     /// Bytes that arrived after the request (pipelined data for the target). Moves them out.
     std::vector<std::uint8_t> take_remaining();
+    /// Whether take_remaining() would return any bytes.
+    bool has_remaining() const noexcept;
 
     /// Protocol the client spoke, once known.
     std::optional<version> protocol() const noexcept;

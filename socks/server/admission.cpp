@@ -1,6 +1,6 @@
 #include "socks/server/admission.hpp"
 
-#include "socks/proto/address.hpp"
+#include "text/ip.hpp"
 
 #include <algorithm>
 #include <sys/socket.h>
@@ -8,17 +8,15 @@
 
 namespace weir::server {
 
-// Made for every connection: IPv4 without inet_ntop's sprintf.
+// Made for every connection: without inet_ntop's sprintf.
 std::string client_key(const asio::ip::address& a) {
-    const auto dotted = [](const asio::ip::address_v4& v4) {
-        return proto::host_to_string(proto::address{v4.to_bytes(), 0});
-    };
-    if (a.is_v4()) return dotted(a.to_v4());
+    if (a.is_v4()) return text::ipv4_to_string(a.to_v4().to_bytes());
     const auto v6 = a.to_v6();
-    if (v6.is_v4_mapped()) return dotted(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+    if (v6.is_v4_mapped())
+        return text::ipv4_to_string(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes());
     auto bytes = v6.to_bytes();
     std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
-    return asio::ip::address_v6(bytes).to_string() + "/64";
+    return text::ipv6_to_string(bytes) + "/64";
 }
 
 admission::admission(limits l)

@@ -1,6 +1,6 @@
 #include "socks/server/session.hpp"
 
-#include "io/write_all.hpp"
+#include "io/write.hpp"
 #include "log/log.hpp"
 #include "socks/relay/relay.hpp"
 #include "socks/server/commands/connect.hpp"
@@ -10,11 +10,6 @@
 
 namespace weir::server {
 namespace {
-
-const char* protocol_name(const proto::request_event& req) {
-    if (req.ver == proto::version::socks5) return "socks5";
-    return req.destination.is_domain() ? "socks4a" : "socks4";
-}
 
 // A domain the resolver may be given: host-name syntax, or an IP literal
 // sent as a name (the resolver parses it without a lookup).
@@ -86,10 +81,12 @@ io::task<bool> session::negotiate() {
         // A deadline that passed between two steps cancelled no operation.
         if (dl_.expired()) co_return false;
         auto ev = hs_.next_event();
-        if (const auto out = hs_.take_output();
-            !out.empty() && co_await io::write_all(client(), dl_, out)) {
-            fail(outcome::client_write_failed);
-            co_return false;
+        if (const auto out = hs_.take_output(); !out.empty()) {
+            const auto sent = io::send_now(client(), out);
+            if (sent < out.size() && co_await io::write_rest(client(), dl_, out, sent)) {
+                fail(outcome::client_write_failed);
+                co_return false;
+            }
         }
         if (std::holds_alternative<proto::need_data>(ev)) {
             auto [ec, n] =
@@ -111,7 +108,8 @@ io::task<bool> session::negotiate() {
             if (const auto v = hs_.protocol())
                 rec_.proto = *v == proto::version::socks5 ? "socks5" : "socks4";
             fail(blocked_ ? outcome::client_blocked : outcome::refused, err.error);
-            co_await io::write_all(client(), dl_, err.reply);
+            if (const auto sent = io::send_now(client(), err.reply); sent < err.reply.size())
+                co_await io::write_rest(client(), dl_, err.reply, sent);
             co_return false;
         }
     }
@@ -153,7 +151,9 @@ std::error_code session::authorize() {
 io::task<bool> session::reply(proto::reply_code code, const proto::address& bound) {
     begin(step::reply);
     const auto bytes = hs_.reply(code, bound);
-    if (!co_await io::write_all(client(), dl_, bytes)) co_return true;
+    const auto sent = io::send_now(client(), bytes);
+    if (sent == bytes.size() || !co_await io::write_rest(client(), dl_, bytes, sent))
+        co_return true;
     fail(outcome::client_write_failed);
     co_return false;
 }
@@ -169,8 +169,9 @@ io::task<void> session::refuse(std::error_code error) {
 
 io::task<bool> session::forward_early(io::tcp_socket& target) {
     const auto early = hs_.take_remaining();
-    if (early.empty()) co_return true;
-    if (!dl_.expired() && !co_await io::write_all(target, dl_, early)) {
+    const auto sent = dl_.expired() ? 0 : io::send_now(target, early);
+    if (!dl_.expired() &&
+        (sent == early.size() || !co_await io::write_rest(target, dl_, early, sent))) {
         rec_.up += early.size();
         co_return true;
     }

@@ -51,6 +51,9 @@ public:
     io::task<bool> reply(proto::reply_code code, const proto::address& bound);
     /// Replies with `error`'s code and ends the session (outcome command_failed).
     io::task<void> refuse(std::error_code error);
+    /// Whether the client sent bytes behind its request (ask before
+    /// forward_early(): most do not, and a coroutine not started costs nothing).
+    bool has_early_bytes() const noexcept { return hs_.has_remaining(); }
     /// Forwards the bytes the client sent behind its request; false (outcome
     /// recorded) if they could not be written in time.
     io::task<bool> forward_early(io::tcp_socket& target);

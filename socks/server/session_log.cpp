@@ -44,6 +44,11 @@ std::string_view command_name(proto::command cmd) {
 
 } // namespace
 
+const char* protocol_name(const proto::request_event& req) {
+    if (req.ver == proto::version::socks5) return "socks5";
+    return req.destination.is_domain() ? "socks4a" : "socks4";
+}
+
 std::string outcome_text(outcome o, std::error_code error, proto::command cmd) {
     switch (o) {
     case outcome::succeeded:

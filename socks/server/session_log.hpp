@@ -34,6 +34,9 @@ enum class outcome : std::uint8_t {
 /// "refused:<error>", "connect-failed:<error>" (the command's name), ...
 std::string outcome_text(outcome o, std::error_code error, proto::command cmd);
 
+/// The protocol as the log names it: socks5, socks4a (a name) or socks4.
+const char* protocol_name(const proto::request_event& req);
+
 /// What the session's one log line says about the client; kept by the relay
 /// until it ends, so it stays small.
 struct session_record {

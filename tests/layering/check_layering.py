@@ -25,7 +25,7 @@ RULES = [
                                                                              "auth knows nothing of socks/ or cli/"),
     ("socks/relay/", "deny",  ["socks/proto/", "auth/", "socks/server/", "cli/"],
                                                                              "the relay moves bytes: no codec, auth, server or cli"),
-    # Exception: io/write_all.cpp sends with send(2) from <sys/socket.h> (POSIX).
+    # Exception: io/write.cpp sends with send(2) from <sys/socket.h> (POSIX).
     ("io/",          "allow", [STD, "io/", "asio/", "asio.hpp", "sys/socket.h"],
                                                                              "io/ is below everything but Asio"),
     ("socks/",       "deny",  ["cli/"],                                      "only cli/ includes cli/"),

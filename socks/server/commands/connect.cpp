@@ -41,7 +41,8 @@ io::task<void> run_connect(session& s) {
     io::tcp_socket target(s.client().get_executor());
     if (const auto ec = co_await reach(s, target)) co_return co_await s.refuse(ec);
     const auto bound = bound_address(s, target);
-    if (!co_await s.reply(proto::reply_code::succeeded, bound) || !co_await s.forward_early(target))
+    if (!co_await s.reply(proto::reply_code::succeeded, bound) ||
+        (s.has_early_bytes() && !co_await s.forward_early(target)))
         co_return s.finish();
     s.hand_over(std::move(target));
 }

@@ -171,6 +171,7 @@ TEST_CASE("No request is parsed before auth_result(), even when buffered", "[soc
     const auto e = hs.next_event();
     REQUIRE(std::holds_alternative<credentials_event>(e));
     CHECK(hs.take_output() == hex("05 02"));
+    CHECK_FALSE(hs.has_remaining()); // not before the request is out
     CHECK(hs.take_remaining().empty());
     CHECK_THROWS_AS(hs.next_event(), std::logic_error);
     CHECK(hs.take_output().empty());
@@ -215,9 +216,13 @@ TEST_CASE("Bytes received after the request come out of take_remaining()", "[soc
     REQUIRE(std::holds_alternative<request_event>(hs.next_event()));
     hs.receive(hex("bb"));
     REQUIRE(std::holds_alternative<request_event>(hs.next_event()));
+    CHECK(hs.has_remaining());
     CHECK(hs.take_remaining() == hex("aa bb"));
+    CHECK_FALSE(hs.has_remaining());
     hs.receive(hex("cc dd"));
+    CHECK(hs.has_remaining());
     CHECK(hs.take_remaining() == hex("cc dd"));
+    CHECK_FALSE(hs.has_remaining());
     CHECK(hs.take_remaining().empty());
     CHECK(hs.take_output() == hex("05 00"));
 }

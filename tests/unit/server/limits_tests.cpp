@@ -224,5 +224,7 @@ TEST_CASE("admission: a fresh client gets in past 16 clients holding all they ma
 TEST_CASE("client keys: IPv4 address, IPv6 /64, mapped IPv4 as IPv4", "[limits]") {
     CHECK(client_key(asio::ip::make_address("192.0.2.7")) == "192.0.2.7");
     CHECK(client_key(asio::ip::make_address("2001:db8:1:2:3:4:5:6")) == "2001:db8:1:2::/64");
+    CHECK(client_key(asio::ip::make_address("2001:db8::1")) == "2001:db8::/64");
+    CHECK(client_key(asio::ip::make_address("2001:0:0:1::1")) == "2001:0:0:1::/64");
     CHECK(client_key(asio::ip::make_address("::ffff:192.0.2.7")) == "192.0.2.7");
 }
