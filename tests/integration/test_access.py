@@ -148,6 +148,30 @@ class Rules(unittest.TestCase):
         weir = self.start("deny command connect")
         self.assert_refused(weir, "127.0.0.1", ECHO.port)
 
+    def command_reply(self, weir, cmd, socks4=False):
+        """The first reply to a BIND (2) or UDP ASSOCIATE (3) request."""
+        s = connect_from(weir.port("socks"))
+        self.addCleanup(s.close)
+        if socks4:
+            s.sendall(s4_request("127.0.0.1", ECHO.port, cmd=cmd))
+            return recv_exact(s, 8)
+        s.sendall(s5_greeting(0) + s5_request("127.0.0.1", ECHO.port, cmd=cmd))
+        self.assertEqual(recv_exact(s, 2), bytes.fromhex("05 00"))
+        return recv_exact(s, 10)
+
+    def test_rules_run_for_every_command(self):
+        """The rules decide BIND and UDP ASSOCIATE too, before any reply: a denied one
+        gets 0x02 (SOCKS4 0x5B) and a log line naming the rule; an allowed one 0x07."""
+        weir = self.start("deny command bind,udp from 127.0.0.2", "deny command bind")
+        self.assertEqual(self.command_reply(weir, 2), NOT_ALLOWED)
+        weir.wait_for_lines(re.compile(r"refused client=127\.0\.0\.1:\d+ target=127\.0\.0\.1:"
+                                       rf"{ECHO.port} by rule 2 'deny command bind'"))
+        weir.sessions(proto="socks5", result="bind-failed:not-allowed-by-policy")
+        self.assertEqual(self.command_reply(weir, 2, socks4=True)[:2], bytes.fromhex("00 5b"))
+        self.assertEqual(self.command_reply(weir, 3),
+                         bytes.fromhex("05 07 00 01 00 00 00 00 00 00"))
+        weir.sessions(result="udp-associate-failed:command-not-supported")
+
     def test_names_exact_and_suffix(self):
         """to NAME and to .SUFFIX match the name the client sent, before any lookup."""
         weir = self.start("deny to localhost", "deny to .example.invalid")
