@@ -3,7 +3,6 @@
 #include "io/write.hpp"
 #include "log/log.hpp"
 #include "socks/relay/relay.hpp"
-#include "socks/server/commands/connect.hpp"
 
 #include <array>
 #include <variant>
@@ -35,22 +34,6 @@ struct relay_done {
 };
 
 } // namespace
-
-// The script: RFC 1928's steps in order; each command replies and hands over itself.
-io::task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx) {
-    session s(std::move(conn), listener, ctx);
-    const bool requested = co_await s.negotiate();
-    s.handshake_done();
-    if (!requested) co_return s.finish();
-    if (const auto refused = s.authorize()) co_return co_await s.refuse(refused);
-    switch (s.request().cmd) {
-    case proto::command::connect:
-        co_return co_await run_connect(s);
-    case proto::command::bind:
-    case proto::command::udp_associate:
-        co_return co_await s.refuse(proto::errc::command_not_supported);
-    }
-}
 
 session::session(accepted conn, const listener_info& listener, server_context& ctx)
     : conn_(std::move(conn))

@@ -16,7 +16,8 @@
 
 namespace weir::server {
 
-/// The whole life of one client connection, as RFC 1928 tells it: negotiate
+/// The whole life of one client connection, as RFC 1928 tells it
+/// (session_script.cpp): negotiate
 /// the method, authenticate (RFC 1929), authorize the request by the rules,
 /// run its command (which replies), hand over to the relay; one log line at
 /// the end. The coroutine ends when the relay starts: the relay
