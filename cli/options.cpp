@@ -28,7 +28,7 @@ struct raw_options {
     std::vector<std::string> listen;
     std::string relay = "splice";
     std::string level = "info";
-    double handshake = 10, connect = 10, idle = 3600, block_for = 600;
+    double handshake = 10, connect = 10, bind = 60, idle = 3600, block_for = 600;
     std::size_t threads = 0;
     bool no_throttle = false;
 };
@@ -70,6 +70,11 @@ void add_timeouts(CLI::App& app, raw_options& raw) {
         ->capture_default_str();
     app.add_option("--connect-timeout", raw.connect, "Seconds to resolve and connect to a target")
         ->envname("WEIR_CONNECT_TIMEOUT")
+        ->check(CLI::Range(0.001, 86400.0))
+        ->capture_default_str();
+    app.add_option("--bind-timeout", raw.bind,
+                   "Seconds a BIND waits for its peer to connect, after the first reply")
+        ->envname("WEIR_BIND_TIMEOUT")
         ->check(CLI::Range(0.001, 86400.0))
         ->capture_default_str();
     app.add_option("--idle-timeout", raw.idle,
@@ -157,6 +162,7 @@ void apply(const raw_options& raw, options& out) {
     cfg.relay.kind = raw.relay == "copy" ? relay::relay_kind::copy : relay::relay_kind::splice;
     cfg.handshake_timeout = seconds(raw.handshake);
     cfg.connect_timeout = seconds(raw.connect);
+    cfg.bind_timeout = seconds(raw.bind);
     cfg.relay.idle_timeout = seconds(raw.idle);
     cfg.throttle_logins = !raw.no_throttle;
     cfg.throttle.block_for = std::chrono::duration_cast<std::chrono::seconds>(

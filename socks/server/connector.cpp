@@ -1,5 +1,6 @@
 #include "socks/server/connector.hpp"
 
+#include "io/portable_error.hpp"
 #include "io/task.hpp"
 #include "socks/server/address_conversion.hpp"
 #include "socks/server/resolver.hpp"
@@ -13,14 +14,6 @@ namespace {
 
 using asio::ip::tcp;
 
-// Asio 1.22 reports errno values in its own "asio.system" category, which does
-// not compare equal to std::errc; the codec's reply mapping expects std's.
-std::error_code portable(std::error_code ec) {
-    if (ec.category() == asio::error::get_system_category())
-        return {ec.value(), std::system_category()};
-    return ec;
-}
-
 // connect(2) by hand: Asio's async_connect polls the socket once more before
 // asking for SO_ERROR, a system call per session that tells nothing new.
 io::task<std::error_code> connect_one(io::tcp_socket& out, const tcp::endpoint& ep,
@@ -29,11 +22,11 @@ io::task<std::error_code> connect_one(io::tcp_socket& out, const tcp::endpoint& 
     out.close(ec);
     out.open(ep.protocol(), ec);
     if (!ec) out.native_non_blocking(true, ec);
-    if (ec) co_return portable(ec);
+    if (ec) co_return io::portable(ec);
     if (::connect(out.native_handle(), ep.data(), static_cast<socklen_t>(ep.size())) != 0) {
         if (errno != EINPROGRESS) co_return std::error_code(errno, std::system_category());
         std::tie(ec) = co_await out.async_wait(tcp::socket::wait_write, dl.bind(io::use_tuple));
-        if (ec) co_return portable(ec);
+        if (ec) co_return io::portable(ec);
         int error = 0;
         socklen_t size = sizeof error;
         if (::getsockopt(out.native_handle(), SOL_SOCKET, SO_ERROR, &error, &size) != 0)
@@ -41,7 +34,7 @@ io::task<std::error_code> connect_one(io::tcp_socket& out, const tcp::endpoint& 
         if (error != 0) co_return std::error_code(error, std::system_category());
     }
     out.set_option(tcp::no_delay(true), ec);
-    co_return portable(ec);
+    co_return io::portable(ec);
 }
 
 } // namespace
@@ -55,7 +48,7 @@ io::task<std::error_code> connect_target(io::tcp_socket& out, const proto::addre
     } else {
         auto result = co_await resolve(lookups.pool, std::string(lookups.client_key),
                                        std::get<std::string>(target.host), target.port, dl.slot());
-        if (result.error) co_return portable(result.error);
+        if (result.error) co_return io::portable(result.error);
         endpoints = std::move(result.endpoints);
     }
     std::erase_if(endpoints, [&](const tcp::endpoint& ep) { return !allowed(ep.address()); });

@@ -45,8 +45,11 @@ session::session(accepted conn, const listener_info& listener, server_context& c
 }
 
 void session::begin(step s) {
-    dl_.expires_after(s == step::command ? ctx_.cfg.connect_timeout : ctx_.cfg.handshake_timeout);
-    // A command reports its own step's timeout (CONNECT: in its reply).
+    const auto& cfg = ctx_.cfg;
+    dl_.expires_after(s == step::command ? cfg.connect_timeout
+                      : s == step::peer  ? cfg.bind_timeout
+                                         : cfg.handshake_timeout);
+    // A command reports its own steps' timeouts (in its reply).
     timeout_ = s == step::handshake ? outcome::handshake_timeout
                : s == step::reply   ? outcome::reply_timeout
                                     : outcome::succeeded;

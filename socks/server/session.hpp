@@ -35,6 +35,7 @@ public:
     enum class step : unsigned char {
         handshake, ///< method, authentication, request: handshake timeout
         command,   ///< what the command waits for (connect: the connect timeout)
+        peer,      ///< BIND: the wait for the peer's connection (the bind timeout)
         reply,     ///< the reply and the bytes the client sent early: handshake timeout
     };
 

@@ -109,6 +109,11 @@ void log_refused(const session_record& r, std::string_view why) {
               target_for_log(r.target), why);
 }
 
+void log_unexpected_peer(const session_record& r, const tcp::endpoint& from) {
+    log::info("refused client={} target={}: BIND connection from {}, not the expected peer",
+              endpoint_string(r.client), target_for_log(r.target), endpoint_string(from));
+}
+
 void log_denied(const session_record& r, const auth::decision& d) {
     log::info("refused client={} target={} by {}", endpoint_string(r.client),
               target_for_log(r.target), auth::describe(d));

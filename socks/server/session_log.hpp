@@ -68,6 +68,10 @@ void log_relayed(const session_record& r, std::string_view listener_url,
 /// "refused client=... target=...: <why>", at info.
 void log_refused(const session_record& r, std::string_view why);
 
+/// "refused client=... target=...: BIND connection from <from>, not the
+/// expected peer", at info.
+void log_unexpected_peer(const session_record& r, const asio::ip::tcp::endpoint& from);
+
 /// "refused client=... target=... by <the decision>", at info.
 void log_denied(const session_record& r, const auth::decision& d);
 

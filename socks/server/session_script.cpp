@@ -1,6 +1,7 @@
 // The script of a session: RFC 1928's steps in order, over the session object
 // (session.cpp). It sits above the commands, which sit above the session:
 // a new command is a file in commands/ and a case here.
+#include "socks/server/commands/bind.hpp"
 #include "socks/server/commands/connect.hpp"
 #include "socks/server/session.hpp"
 
@@ -16,6 +17,7 @@ io::task<void> run_session(accepted conn, const listener_info& listener, server_
     case proto::command::connect:
         co_return co_await run_connect(s);
     case proto::command::bind:
+        co_return co_await run_bind(s);
     case proto::command::udp_associate:
         co_return co_await s.refuse(proto::errc::command_not_supported);
     }

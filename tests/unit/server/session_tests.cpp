@@ -417,8 +417,9 @@ TEST_CASE("session: the rules run for every command before any reply", "[session
     const auto udp_request = cat({hex("05 03 00 01 00 00 00 00"), port_bytes(0)});
     CHECK_THAT(socks5_refused({.rules = {"deny command bind"}}, bind_request, "02"),
                Contains("result=bind-failed:not-allowed-by-policy"));
-    CHECK_THAT(socks5_refused({}, bind_request, "07"),
-               Contains("result=bind-failed:command-not-supported"));
+    // BIND's `to` is the peer it waits for.
+    CHECK_THAT(socks5_refused({.rules = {"deny to 127.0.0.0/8"}}, bind_request, "02"),
+               Contains("result=bind-failed:not-allowed-by-policy"));
     CHECK_THAT(socks5_refused({}, udp_request, "07"),
                Contains("result=udp-associate-failed:command-not-supported"));
     CHECK_THAT(socks5_refused({.rules = {"deny command udp"}}, udp_request, "02"),
