@@ -15,7 +15,7 @@ public:
 };
 
 // The text of each errc, in the enumeration's order (errc starts at 1).
-constexpr std::array<std::string_view, 20> messages = {
+constexpr std::array<std::string_view, 21> messages = {
     "unsupported SOCKS version",                     // bad_version
     "SOCKS version not enabled on this listener",    // protocol_not_enabled
     "SOCKS5 greeting offers no methods",             // no_methods
@@ -36,8 +36,9 @@ constexpr std::array<std::string_view, 20> messages = {
     "not allowed by policy",                         // not_allowed
     "not a host name",                               // not_a_host_name
     "password checks busy",                          // verifier_busy
+    "UDP datagram shorter than its header",          // truncated_datagram
 };
-static_assert(static_cast<std::size_t>(errc::verifier_busy) == messages.size(),
+static_assert(static_cast<std::size_t>(errc::truncated_datagram) == messages.size(),
               "one message per errc");
 
 std::string weir_category::message(int value) const {

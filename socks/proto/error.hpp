@@ -42,6 +42,8 @@ enum class errc {
     not_allowed,
     not_a_host_name, ///< a domain outside host-name syntax: refused, never resolved
     verifier_busy,   ///< no room to queue a password check
+    // UDP ASSOCIATE
+    truncated_datagram, ///< a UDP datagram that ends inside its header
 };
 
 const std::error_category& error_category() noexcept;

@@ -134,19 +134,4 @@ std::vector<std::uint8_t> encode_reply(reply_code code, const address& bound) {
     return out;
 }
 
-std::size_t decode_udp_header(std::span<const std::uint8_t> datagram, address& destination,
-                              std::uint8_t& frag, std::error_code& ec) {
-    if (datagram.size() < 4) return 0;
-    if (datagram[0] != 0 || datagram[1] != 0) return fail(ec, errc::bad_reserved);
-    const std::size_t used = decode_address(datagram.subspan(3), destination, ec);
-    if (used == 0) return 0;
-    frag = datagram[2];
-    return 3 + used;
-}
-
-void append_udp_header(std::vector<std::uint8_t>& out, const address& source) {
-    out.insert(out.end(), {0x00, 0x00, 0x00});
-    append_address(out, source);
-}
-
 } // namespace weir::proto::socks5

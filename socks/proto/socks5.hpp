@@ -86,20 +86,4 @@ void append_address(std::vector<std::uint8_t>& out, const address& a);
 ///     +----+-----+-------+------+----------+----------+
 std::vector<std::uint8_t> encode_reply(reply_code code, const address& bound);
 
-/// The header of a UDP ASSOCIATE datagram; `frag` is set to FRAG.
-///
-///     +----+------+------+----------+----------+----------+
-///     |RSV | FRAG | ATYP | DST.ADDR | DST.PORT |   DATA   |
-///     +----+------+------+----------+----------+----------+
-///     | 2  |  1   |  1   | Variable |    2     | Variable |
-///     +----+------+------+----------+----------+----------+
-///
-/// A datagram is whole: 0 without `ec` means it is too short to hold a header.
-/// Errors: bad_reserved, and those of decode_address().
-std::size_t decode_udp_header(std::span<const std::uint8_t> datagram, address& destination,
-                              std::uint8_t& frag, std::error_code& ec);
-
-/// Appends `00 00 00 ATYP ADDR PORT` (FRAG 0), the header for a datagram from `source`.
-void append_udp_header(std::vector<std::uint8_t>& out, const address& source);
-
 } // namespace weir::proto::socks5

@@ -161,29 +161,6 @@ TEST_CASE("A domain in a log keeps spaces, escapes control bytes, backslash, non
     CHECK(to_string(address{std::string("x y\t"), 80}) == "x y\\x09:80");
 }
 
-TEST_CASE("SOCKS5 UDP header", "[socks5][udp]") {
-    address from = v4;
-    bytes datagram;
-    socks5::append_udp_header(datagram, named);
-    CHECK(datagram == hex("00 00 00 03 0D") + ascii("proxy.example") + hex("1F 90"));
-
-    std::error_code ec;
-    std::uint8_t frag = 9;
-    const auto packet = hex("00 00 00 01 C0 00 02 01 04 38") + ascii("payload");
-    CHECK(socks5::decode_udp_header(packet, from, frag, ec) == 10);
-    CHECK_FALSE(ec);
-    CHECK(frag == 0);
-    CHECK(from == v4);
-
-    CHECK(socks5::decode_udp_header(hex("00 00 01 04 20 01"), from, frag, ec) == 0);
-    CHECK_FALSE(ec);
-    CHECK(socks5::decode_udp_header(hex("00 01 00 01 01 02 03 04 00 50"), from, frag, ec) == 0);
-    CHECK(ec == errc::bad_reserved);
-    ec.clear();
-    CHECK(socks5::decode_udp_header(hex("00 00 00 07 01 02 03 04 00 50"), from, frag, ec) == 0);
-    CHECK(ec == errc::address_type_not_supported);
-}
-
 TEST_CASE("Decoders report bytes used and stop at the message's end", "[socks4][socks5]") {
     std::error_code ec;
     request_event r;

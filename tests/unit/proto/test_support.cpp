@@ -84,6 +84,8 @@ std::string errc_name(std::error_code ec) {
         return "not_a_host_name";
     case errc::verifier_busy:
         return "verifier_busy";
+    case errc::truncated_datagram:
+        return "truncated_datagram";
     }
     return "?";
 }
