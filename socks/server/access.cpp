@@ -128,6 +128,18 @@ bool access_check::allowed_by_name() {
     return false;
 }
 
+bool access_check::allowed_name(std::string_view name, std::uint16_t port) {
+    facts_.destination_name = std::string(name);
+    facts_.destination_address.reset();
+    facts_.port = port;
+    return allowed_by_name();
+}
+
+bool access_check::allowed(const asio::ip::address& address, std::uint16_t port) {
+    facts_.port = port;
+    return allowed(address);
+}
+
 bool access_check::allowed(const asio::ip::address& address) {
     facts_.destination_address = to_policy(address);
     const auto d = policy_.check(facts_, hosts());
@@ -143,10 +155,11 @@ auth::request_facts facts_of(const proto::request_event& request,
     f.client = to_policy(client.address());
     f.listener = listener_url;
     f.user = user;
-    f.port = request.destination.port;
     f.command = request.cmd == proto::command::bind            ? auth::request_command::bind
                 : request.cmd == proto::command::udp_associate ? auth::request_command::udp
                                                                : auth::request_command::connect;
+    if (f.command == auth::request_command::udp) return f; // no destination
+    f.port = request.destination.port;
     if (const auto* name = std::get_if<std::string>(&request.destination.host))
         f.destination_name = *name;
     else

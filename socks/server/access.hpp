@@ -79,6 +79,11 @@ public:
     bool allowed_by_name();
     /// For each address to connect to: false when that address is denied.
     bool allowed(const asio::ip::address& address);
+    /// UDP ASSOCIATE, per datagram: a destination named `name`, on `port`
+    /// (false when denied whatever it resolves to).
+    bool allowed_name(std::string_view name, std::uint16_t port);
+    /// UDP ASSOCIATE, per datagram: the destination `address`, on `port`.
+    bool allowed(const asio::ip::address& address, std::uint16_t port);
     /// The decision that refused the request (for the log), if one did.
     const std::optional<auth::decision>& denial() const noexcept { return denial_; }
 
@@ -95,7 +100,9 @@ private:
     }
 };
 
-/// The facts a policy needs about a request.
+/// The facts a policy needs about a request. A UDP ASSOCIATE request names
+/// the client's own address, not a destination: its facts have none (each
+/// datagram's destination is checked on its own).
 auth::request_facts facts_of(const proto::request_event& request,
                              const asio::ip::tcp::endpoint& client, const std::string& listener_url,
                              const std::optional<std::string>& user);

@@ -5,12 +5,16 @@
 namespace weir::server {
 
 proto::address to_proto(const asio::ip::tcp::endpoint& ep) {
+    return to_proto(ep.address(), ep.port());
+}
+
+proto::address to_proto(const asio::ip::address& address, std::uint16_t port) {
     proto::address a;
-    a.port = ep.port();
-    if (ep.address().is_v6())
-        a.host = ep.address().to_v6().to_bytes();
+    a.port = port;
+    if (address.is_v6())
+        a.host = address.to_v6().to_bytes();
     else
-        a.host = ep.address().to_v4().to_bytes();
+        a.host = address.to_v4().to_bytes();
     return a;
 }
 

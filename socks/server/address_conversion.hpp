@@ -16,6 +16,9 @@ namespace weir::server {
 /// An endpoint as the codec writes it in a reply (IPv4 or IPv6 literal).
 proto::address to_proto(const asio::ip::tcp::endpoint& ep);
 
+/// An address and port as the codec writes them (a UDP socket's, say).
+proto::address to_proto(const asio::ip::address& a, std::uint16_t port);
+
 /// A literal address of the codec as an endpoint; nullopt for a domain name.
 std::optional<asio::ip::tcp::endpoint> to_endpoint(const proto::address& a);
 

@@ -9,6 +9,7 @@
 #include "socks/server/listener.hpp"
 #include "socks/server/login.hpp"
 #include "socks/server/session_log.hpp"
+#include "socks/server/udp_association.hpp"
 
 #include <optional>
 #include <string>
@@ -61,6 +62,10 @@ public:
     io::task<bool> forward_early(io::tcp_socket& target);
     /// Hands the client and `target` to the relay, which writes the log line.
     void hand_over(io::tcp_socket target);
+    /// UDP ASSOCIATE: hands the control connection and the UDP sockets to the
+    /// association, held to `client` (`port` 0: its first datagram's).
+    void hand_over(udp_socket relay, udp_socket upstream, const asio::ip::address& client,
+                   std::uint16_t port);
     /// Ends a session that is not handed over: frees its place, logs its line.
     void finish();
 

@@ -88,6 +88,7 @@ void log_session(const session_record& r, std::string_view listener_url, const s
         endpoint_string(r.client), listener_url, std::string_view(r.proto), r.user,
         target_for_log(r.target), e.result);
     if (!e.end.empty()) fmt::format_to(out, FMT_COMPILE(" end={} relay={}"), e.end, e.relay);
+    if (!e.extra.empty()) fmt::format_to(out, FMT_COMPILE(" {}"), e.extra);
     fmt::format_to(out, FMT_COMPILE(" up={} down={} duration={}.{:03}s"), r.up + e.up, e.down,
                    ms / 1000, ms % 1000);
     log::write(log::level::info, std::string_view(line.data(), line.size()));
@@ -101,6 +102,21 @@ void log_relayed(const session_record& r, std::string_view listener_url,
     e.relay = stats.spliced ? "splice" : "copy";
     e.up = stats.client_to_target;
     e.down = stats.target_to_client;
+    log_session(r, listener_url, e);
+}
+
+void log_udp(const session_record& r, std::string_view listener_url, const udp_stats& s) {
+    const auto extra =
+        fmt::format("datagrams={}/{} dropped=foreign:{},frag:{},malformed:{},denied:{},"
+                    "unresolved:{},unsolicited:{},unsent:{}",
+                    s.datagrams_up, s.datagrams_down, s.foreign, s.fragmented, s.malformed,
+                    s.denied, s.unresolved, s.unsolicited, s.unsent);
+    session_end e;
+    e.end = s.idle_timeout ? "idle-timeout" : "eof";
+    e.relay = "udp";
+    e.extra = extra;
+    e.up = s.bytes_up;
+    e.down = s.bytes_down;
     log_session(r, listener_url, e);
 }
 

@@ -4,6 +4,7 @@
 #include "socks/proto/address.hpp"
 #include "socks/proto/events.hpp"
 #include "socks/relay/relay_options.hpp"
+#include "socks/server/udp_association.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -52,7 +53,8 @@ struct session_record {
 struct session_end {
     std::string_view result = "succeeded";
     std::string_view end;   ///< how the relay ended: eof, idle-timeout, error:...
-    std::string_view relay; ///< which relay ran: splice or copy
+    std::string_view relay; ///< which relay ran: splice, copy or udp
+    std::string_view extra; ///< more fields (UDP: datagrams and drops)
     std::uint64_t up = 0;
     std::uint64_t down = 0;
 };
@@ -64,6 +66,9 @@ void log_session(const session_record& r, std::string_view listener_url, const s
 /// The line of a session that relayed, with how the relay ended.
 void log_relayed(const session_record& r, std::string_view listener_url,
                  const relay::relay_stats& stats);
+
+/// The line of a UDP association: datagrams and bytes each way, drops by reason.
+void log_udp(const session_record& r, std::string_view listener_url, const udp_stats& stats);
 
 /// "refused client=... target=...: <why>", at info.
 void log_refused(const session_record& r, std::string_view why);

@@ -3,6 +3,7 @@
 // a new command is a file in commands/ and a case here.
 #include "socks/server/commands/bind.hpp"
 #include "socks/server/commands/connect.hpp"
+#include "socks/server/commands/udp_associate.hpp"
 #include "socks/server/session.hpp"
 
 namespace weir::server {
@@ -19,7 +20,7 @@ io::task<void> run_session(accepted conn, const listener_info& listener, server_
     case proto::command::bind:
         co_return co_await run_bind(s);
     case proto::command::udp_associate:
-        co_return co_await s.refuse(proto::errc::command_not_supported);
+        co_return co_await run_udp_associate(s);
     }
 }
 

@@ -153,14 +153,6 @@ class Refusals(RawTest):
         self.assertEqual(recv_exact(s, 2), bytes.fromhex("05 ff"))
         harness.assert_eof(self, s)
 
-    def test_socks5_udp_associate_not_supported(self):
-        """UDP ASSOCIATE is answered 05 07 (command not supported), then EOF."""
-        s = self.open("socks")
-        s.sendall(s5_greeting(0) + s5_request("0.0.0.0", 0, cmd=3))
-        self.assertEqual(recv_exact(s, 2), bytes.fromhex("05 00"))
-        self.assertEqual(recv_exact(s, 10)[:4], bytes.fromhex("05 07 00 01"))
-        harness.assert_eof(self, s)
-
 
 class HandshakeTimeout(unittest.TestCase):
     @classmethod

@@ -1,0 +1,257 @@
+#include "socks/server/udp_association.hpp"
+
+#include "socks/proto/udp.hpp"
+#include "socks/server/resolver.hpp"
+#include "socks/server/udp_batch.hpp"
+#include "text/host_name.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/steady_timer.hpp>
+
+namespace weir::server {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// A name the client sent to, as it resolved, for a while.
+struct name_entry {
+    std::string name;
+    std::vector<asio::ip::address> addresses;
+    clock::time_point expires;
+};
+
+constexpr std::size_t max_targets = 32; // endpoints replies are accepted from
+constexpr std::size_t max_names = 8;
+constexpr auto name_ttl = std::chrono::seconds(30);
+
+class association : public std::enable_shared_from_this<association> {
+public:
+    association(udp_association_parts p, server_context& ctx,
+                std::function<void(const udp_stats&)> done)
+        : p_(std::move(p))
+        , ctx_(ctx)
+        , done_(std::move(done))
+        , idle_(p_.relay.get_executor())
+        , upstream_family_(p_.upstream.local_endpoint().protocol().family()) {}
+
+    void start() {
+        watch_control();
+        watch(p_.relay, &association::from_client);
+        watch(p_.upstream, &association::from_targets);
+        watch_idle();
+    }
+
+private:
+    using handler = void (association::*)();
+
+    void watch(udp_socket& s, handler on_ready) {
+        s.async_wait(udp_socket::wait_read, [self = shared_from_this(), &s, on_ready](auto ec) {
+            if (ec || self->ended_) return;
+            self->last_ = clock::now();
+            (self.get()->*on_ready)();
+            if (!self->ended_) self->watch(s, on_ready);
+        });
+    }
+
+    void watch_control() {
+        p_.control.async_wait(io::tcp_socket::wait_read, [self = shared_from_this()](auto ec) {
+            if (self->ended_) return;
+            std::array<std::uint8_t, 512> sink;
+            const auto n =
+                ::recv(self->p_.control.native_handle(), sink.data(), sink.size(), MSG_DONTWAIT);
+            if (ec || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+                return self->end(false); // the control connection closed: so does the association
+            self->watch_control();       // bytes on it mean nothing: read and dropped
+        });
+    }
+
+    void watch_idle() {
+        const auto idle = ctx_.cfg.relay.idle_timeout;
+        if (idle <= clock::duration::zero()) return;
+        idle_.expires_after(std::max<clock::duration>(idle / 4, std::chrono::seconds(1)));
+        idle_.async_wait([self = shared_from_this(), idle](auto ec) {
+            if (ec || self->ended_) return;
+            if (clock::now() - self->last_ >= idle) return self->end(true);
+            self->watch_idle();
+        });
+    }
+
+    void end(bool idle) {
+        if (ended_) return;
+        ended_ = true;
+        stats_.idle_timeout = idle;
+        std::error_code ignored;
+        p_.control.close(ignored);
+        p_.relay.close(ignored);
+        p_.upstream.close(ignored);
+        idle_.cancel();
+        done_(stats_);
+    }
+
+    // Datagrams from the client, to their destinations.
+    void from_client() {
+        auto& in = udp::thread_receive_batch();
+        auto& out = udp::thread_send_batch();
+        for (int round = 0; round < 4; ++round) { // then let the others have the thread
+            const auto n = in.receive(p_.relay.native_handle());
+            for (std::size_t i = 0; i < n; ++i)
+                client_datagram(in, i, out);
+            stats_.unsent += out.flush(p_.upstream.native_handle());
+            if (n < udp::batch_size) break;
+        }
+    }
+
+    bool from_the_client(const udp::peer& source) {
+        if (source.address != p_.client_address) return false;
+        if (p_.client_port == 0) p_.client_port = source.port; // pinned by the first datagram
+        return source.port == p_.client_port;
+    }
+
+    void client_datagram(const udp::receive_batch& in, std::size_t i, udp::send_batch& out) {
+        if (!from_the_client(udp::peer_of(in.source(i)))) return void(++stats_.foreign);
+        proto::udp_datagram d;
+        if (in.truncated(i) || proto::decode_udp_datagram(in.datagram(i), d))
+            return void(++stats_.malformed);
+        if (d.frag != 0) return void(++stats_.fragmented);
+        const auto port = d.destination.port;
+        if (const auto* name = std::get_if<std::string_view>(&d.destination.host))
+            return to_name(*name, port, d.data, out);
+        const auto to =
+            std::holds_alternative<proto::ipv4_bytes>(d.destination.host)
+                ? asio::ip::address(
+                      asio::ip::address_v4(std::get<proto::ipv4_bytes>(d.destination.host)))
+                : asio::ip::address(
+                      asio::ip::address_v6(std::get<proto::ipv6_bytes>(d.destination.host)));
+        to_address({to, port}, d.data, out);
+    }
+
+    void to_address(const udp::peer& to, std::span<const std::uint8_t> data, udp::send_batch& out) {
+        if (!p_.access.allowed(to.address, to.port)) return void(++stats_.denied);
+        sockaddr_storage sa;
+        const auto len = udp::to_sockaddr(to, upstream_family_, sa);
+        if (len == 0) return void(++stats_.unsent); // an IPv6 target on an IPv4-only host
+        remember_target(to);
+        if (out.full()) stats_.unsent += out.flush(p_.upstream.native_handle());
+        out.add({}, data, sa, len);
+        ++stats_.datagrams_up;
+        stats_.bytes_up += data.size();
+    }
+
+    void to_name(std::string_view name, std::uint16_t port, std::span<const std::uint8_t> data,
+                 udp::send_batch& out) {
+        if (!text::is_host_name(name)) return void(++stats_.malformed);
+        if (!p_.access.allowed_name(name, port)) return void(++stats_.denied);
+        const auto now = clock::now();
+        std::erase_if(names_, [now](const name_entry& e) { return e.expires <= now; });
+        const auto it = std::find_if(names_.begin(), names_.end(),
+                                     [name](const name_entry& e) { return e.name == name; });
+        if (it == names_.end()) return look_up(std::string(name), port, data);
+        const auto to = std::find_if(it->addresses.begin(), it->addresses.end(),
+                                     [&](const auto& a) { return p_.access.allowed(a, port); });
+        if (to == it->addresses.end()) return void(++stats_.denied);
+        to_address({*to, port}, data, out);
+    }
+
+    // One lookup at a time; its datagram waits for it (copied), others to
+    // unknown names meanwhile are dropped.
+    void look_up(std::string name, std::uint16_t port, std::span<const std::uint8_t> data) {
+        if (looking_up_) return void(++stats_.unresolved);
+        looking_up_ = true;
+        asio::co_spawn(p_.relay.get_executor(),
+                       resolved(shared_from_this(), std::move(name), port,
+                                std::vector<std::uint8_t>(data.begin(), data.end())),
+                       asio::detached);
+    }
+
+    static io::task<void> resolved(std::shared_ptr<association> self, std::string name,
+                                   std::uint16_t port, std::vector<std::uint8_t> data) {
+        auto r = co_await resolve(self->ctx_.resolver, self->p_.client_key, name, port);
+        self->looking_up_ = false;
+        if (self->ended_) co_return;
+        if (r.error || r.endpoints.empty()) co_return void(++self->stats_.unresolved);
+        name_entry e{std::move(name), {}, clock::now() + name_ttl};
+        for (const auto& ep : r.endpoints)
+            e.addresses.push_back(ep.address());
+        if (self->names_.size() == max_names) self->names_.erase(self->names_.begin());
+        self->names_.push_back(std::move(e));
+        auto& out = udp::thread_send_batch();
+        self->to_name(self->names_.back().name, port, data, out);
+        self->stats_.unsent += out.flush(self->p_.upstream.native_handle());
+    }
+
+    void remember_target(const udp::peer& to) {
+        if (std::find(targets_.begin(), targets_.end(), to) != targets_.end()) return;
+        if (targets_.size() < max_targets)
+            targets_.push_back(to);
+        else
+            targets_[next_target_++ % max_targets] = to;
+    }
+
+    // Replies from targets, to the client, each behind a header naming its source.
+    void from_targets() {
+        auto& in = udp::thread_receive_batch();
+        auto& out = udp::thread_send_batch();
+        for (int round = 0; round < 4; ++round) {
+            const auto n = in.receive(p_.upstream.native_handle());
+            for (std::size_t i = 0; i < n; ++i)
+                target_datagram(in, i, out);
+            stats_.unsent += out.flush(p_.relay.native_handle());
+            if (n < udp::batch_size) break;
+        }
+    }
+
+    void target_datagram(const udp::receive_batch& in, std::size_t i, udp::send_batch& out) {
+        const auto source = udp::peer_of(in.source(i));
+        if (std::find(targets_.begin(), targets_.end(), source) == targets_.end())
+            return void(++stats_.unsolicited);
+        const auto data = in.datagram(i);
+        const bool v4_client = p_.client_address.is_v4();
+        sockaddr_storage sa;
+        const auto len = udp::to_sockaddr({p_.client_address, p_.client_port},
+                                          v4_client ? AF_INET : AF_INET6, sa);
+        // Header and payload must fit one datagram to the client: 65,507 bytes over IPv4.
+        const auto room = v4_client ? proto::max_udp_payload : proto::max_udp_payload + 20;
+        const auto head =
+            source.address.is_v4() ? proto::udp_header_ipv4_size : proto::udp_header_ipv6_size;
+        if (in.truncated(i) || head + data.size() > room || len == 0) return void(++stats_.unsent);
+        if (out.full()) stats_.unsent += out.flush(p_.relay.native_handle());
+        const auto header = out.header();
+        const auto size =
+            source.address.is_v4()
+                ? proto::encode_udp_header(header, source.address.to_v4().to_bytes(), source.port)
+                : proto::encode_udp_header(header, source.address.to_v6().to_bytes(), source.port);
+        out.add(std::span<const std::uint8_t>(header.data(), size), data, sa, len);
+        ++stats_.datagrams_down;
+        stats_.bytes_down += data.size();
+    }
+
+    udp_association_parts p_;
+    server_context& ctx_;
+    std::function<void(const udp_stats&)> done_;
+    asio::basic_waitable_timer<clock, asio::wait_traits<clock>, io::executor> idle_;
+    int upstream_family_;
+    clock::time_point last_ = clock::now();
+    std::vector<udp::peer> targets_;
+    std::size_t next_target_ = 0;
+    std::vector<name_entry> names_;
+    udp_stats stats_;
+    bool looking_up_ = false;
+    bool ended_ = false;
+};
+
+} // namespace
+
+void start_udp_association(udp_association_parts parts, server_context& ctx,
+                           std::function<void(const udp_stats&)> done) {
+    std::make_shared<association>(std::move(parts), ctx, std::move(done))->start();
+}
+
+} // namespace weir::server

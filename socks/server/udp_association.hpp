@@ -1,0 +1,55 @@
+#pragma once
+
+#include "io/tcp_socket.hpp"
+#include "socks/server/access.hpp"
+#include "socks/server/context.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <asio/ip/udp.hpp>
+
+namespace weir::server {
+
+/// A UDP socket bound to one thread's io_context.
+using udp_socket = asio::basic_datagram_socket<asio::ip::udp, io::executor>;
+
+/// What a UDP association did, for its log line.
+struct udp_stats {
+    std::uint64_t datagrams_up = 0; ///< client to targets, sent
+    std::uint64_t bytes_up = 0;     ///< their payload
+    std::uint64_t datagrams_down = 0;
+    std::uint64_t bytes_down = 0;
+    // Dropped, by reason:
+    std::uint64_t foreign = 0;    ///< from a source other than the client
+    std::uint64_t fragmented = 0; ///< FRAG other than 0 (no reassembly)
+    std::uint64_t malformed =
+        0;                    ///< a header that does not parse, or a name outside host-name syntax
+    std::uint64_t denied = 0; ///< to a destination the rules refuse
+    std::uint64_t unresolved = 0; ///< to a name that did not resolve, or while a lookup was pending
+    std::uint64_t unsolicited = 0; ///< from a target the client had not sent to
+    std::uint64_t unsent = 0;      ///< the kernel would not take it at once, or it is too big
+    bool idle_timeout = false;     ///< ended by the idle timeout, not by the control connection
+};
+
+/// The sockets and facts an association starts from (commands/udp_associate.cpp).
+struct udp_association_parts {
+    io::tcp_socket control; ///< the TCP connection whose life is the association's
+    udp_socket relay;       ///< faces the client: bound to the control connection's local address
+    udp_socket upstream;    ///< faces the targets: dual-stack IPv6 if the host has it, else IPv4
+    asio::ip::address client_address; ///< the only source accepted
+    std::uint16_t client_port = 0;    ///< 0: the port of the client's first datagram
+    access_check access;              ///< checks each datagram's destination
+    std::string client_key;           ///< lookups queue under it
+};
+
+/// Relays datagrams until the control connection closes (EOF or error) or
+/// both directions are silent for `relay.idle_timeout`; then closes the
+/// sockets and calls `done` once, on the sockets' thread. Handler-driven, like
+/// the TCP relay: no coroutine per association or datagram, batches of
+/// recvmmsg/sendmmsg, no copy of a payload and no allocation per datagram.
+void start_udp_association(udp_association_parts parts, server_context& ctx,
+                           std::function<void(const udp_stats&)> done);
+
+} // namespace weir::server
