@@ -60,8 +60,12 @@ match match_rule(const rule& r, const request_facts& facts) {
     }
     if (r.listener && !text::equal_ignoring_case(*r.listener, facts.listener)) return match::no;
     if (r.user && (!facts.user || *facts.user != *r.user)) return match::no;
-    if (r.port && (facts.port < r.port->first || facts.port > r.port->last)) return match::no;
     if (r.commands && !r.commands->contains(facts.command)) return match::no;
+    if (facts.destination_unknown) {
+        const bool to_any = !r.to || std::holds_alternative<any_address>(*r.to);
+        return !r.port && to_any ? match::yes : match::unknown;
+    }
+    if (r.port && (facts.port < r.port->first || facts.port > r.port->last)) return match::no;
     if (r.to) return match_destination(*r.to, facts);
     return match::yes;
 }

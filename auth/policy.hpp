@@ -57,6 +57,9 @@ struct request_facts {
     std::optional<ip_address> destination_address; ///< the literal given, or one resolved address
     std::uint16_t port = 0;
     request_command command = request_command::connect;
+    /// No destination yet (a UDP ASSOCIATE request: each datagram names its
+    /// own): `to` and `port` clauses may or may not match, `to any` alone does.
+    bool destination_unknown = false;
 };
 
 /// The answer, and which rule gave it.

@@ -129,6 +129,7 @@ bool access_check::allowed_by_name() {
 }
 
 bool access_check::allowed_name(std::string_view name, std::uint16_t port) {
+    facts_.destination_unknown = false;
     facts_.destination_name = std::string(name);
     facts_.destination_address.reset();
     facts_.port = port;
@@ -136,6 +137,7 @@ bool access_check::allowed_name(std::string_view name, std::uint16_t port) {
 }
 
 bool access_check::allowed(const asio::ip::address& address, std::uint16_t port) {
+    facts_.destination_unknown = false;
     facts_.port = port;
     return allowed(address);
 }
@@ -158,7 +160,8 @@ auth::request_facts facts_of(const proto::request_event& request,
     f.command = request.cmd == proto::command::bind            ? auth::request_command::bind
                 : request.cmd == proto::command::udp_associate ? auth::request_command::udp
                                                                : auth::request_command::connect;
-    if (f.command == auth::request_command::udp) return f; // no destination
+    f.destination_unknown = f.command == auth::request_command::udp; // each datagram's own
+    if (f.destination_unknown) return f;
     f.port = request.destination.port;
     if (const auto* name = std::get_if<std::string>(&request.destination.host))
         f.destination_name = *name;

@@ -533,6 +533,21 @@ class Rules(unittest.TestCase):
         a.assert_silent()
         self.assertEqual(self.echo2.received(), [], "a datagram reached a denied destination")
 
+    def test_port_rules_decide_each_datagram(self):
+        """'allow to 127.0.0.1 port P' then 'deny': the association opens (the request
+        names no destination), a datagram to port P is relayed, one to another port
+        of 127.0.0.1 is dropped."""
+        weir = harness.Weir(("socks://127.0.0.1:0",), extra=[
+            "--rule", f"allow to 127.0.0.1 port {ECHO4.port}", "--rule", "deny"])
+        self.addCleanup(weir.stop)
+        other = UdpEcho("127.0.0.1")
+        self.addCleanup(other.stop)
+        a = Association(self, weir.port("socks"))
+        a.send("127.0.0.1", other.port, b"to a port the rules deny")
+        a.assert_echo("127.0.0.1", ECHO4.port, os.urandom(64))
+        a.assert_silent()
+        self.assertEqual(other.received(), [], "a datagram reached a denied port")
+
 
 class Dns(UdpTest):
     def test_query_answered_by_dnsmasq(self):

@@ -225,6 +225,35 @@ TEST_CASE("undecided rules with the deciding action do not hold the answer back"
     CHECK(outcome(open, facts("example.com")) == "undetermined at rule 1");
 }
 
+TEST_CASE("without a destination (UDP ASSOCIATE), to and port clauses are undetermined",
+          "[policy]") {
+    auto udp = facts("0.0.0.0", 0);
+    udp.destination_address.reset();
+    udp.destination_unknown = true;
+    udp.command = request_command::udp;
+    // Each datagram's destination decides later: the association is not refused.
+    const policy dns(rules({"allow to any port 53", "deny"}), action::deny);
+    CHECK(outcome(dns, udp) == "undetermined at rule 1");
+    CHECK(outcome(policy(rules({"allow to .corp.example", "deny"}), action::deny), udp) ==
+          "undetermined at rule 1");
+    CHECK(outcome(policy(rules({"deny to 10.0.0.0/8", "allow"}), action::deny), udp) ==
+          "undetermined at rule 1");
+    // What needs no destination still decides at once.
+    CHECK(outcome(policy(rules({"deny command udp", "allow"}), action::allow), udp) ==
+          "deny by rule 1");
+    CHECK(outcome(policy(rules({"allow to any", "deny"}), action::deny), udp) == "allow by rule 1");
+    CHECK(outcome(policy(rules({"deny from 192.0.2.0/24 port 53", "allow"}), action::deny), udp) ==
+          "undetermined at rule 1");
+    CHECK(outcome(policy(rules({"deny from 198.51.100.0/24", "allow"}), action::deny), udp) ==
+          "allow by rule 2");
+    // A datagram's destination, once known, decides.
+    auto datagram = facts("192.0.2.53", 53);
+    datagram.command = request_command::udp;
+    CHECK(outcome(dns, datagram) == "allow by rule 1");
+    datagram.port = 54;
+    CHECK(outcome(dns, datagram) == "deny by rule 2");
+}
+
 TEST_CASE("decisions name the rule for the log", "[policy]") {
     const policy p(rules({"allow user alice", "deny to 169.254.0.0/16", "allow"}), action::deny);
     const auto d = p.check(facts("169.254.169.254"));
