@@ -134,22 +134,43 @@ def echo_servers():
     raise AssertionError("no port free on both 127.0.0.1 and ::1")
 
 
-def free_udp_port():
-    with udp_socket("127.0.0.1") as s:
-        return s.getsockname()[1]
+def free_dns_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (dnsmasq binds both)."""
+    with udp_socket("127.0.0.1") as u, socket.socket() as t:
+        port = u.getsockname()[1]
+        t.bind(("127.0.0.1", port))
+        return port
 
 
 class Dnsmasq:
     """Debian's dnsmasq on 127.0.0.1 (a free port) answering A `answers`
-    {name: IPv4} and nothing else; stopped by its PID."""
+    {name: IPv4} and nothing else; stopped by its PID. A port taken between
+    choosing it and dnsmasq's bind (tests run in parallel) is chosen again."""
 
     def __init__(self, answers):
         exe = shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin")
         if exe is None:
             raise unittest.SkipTest("dnsmasq is not installed (make test-deps installs it)")
-        self.port = free_udp_port()
         self.tmp = harness.TempDir()
         self.log_path = os.path.join(self.tmp.path, "dnsmasq.log")
+        for attempt in range(5):
+            self._start(exe, answers)
+            try:
+                self._wait_until_answering()
+                return
+            except AssertionError as e:
+                self._stop_process()
+                if attempt == 4 or "Address already in use" not in str(e):
+                    self.tmp.cleanup()
+                    raise
+
+    def _start(self, exe, answers):
+        self.port = None
+        while self.port is None:
+            try:
+                self.port = free_dns_port()
+            except OSError:  # the UDP port's TCP twin is taken: another
+                continue
         args = [exe, "--keep-in-foreground", "--log-facility=-", f"--port={self.port}",
                 "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
                 "--no-hosts", "--conf-file=/dev/null",
@@ -158,11 +179,6 @@ class Dnsmasq:
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            self._wait_until_answering()
-        except AssertionError:
-            self.stop()
-            raise
 
     def _wait_until_answering(self):
         """Asks it directly (not through weir) until it answers."""
@@ -179,7 +195,7 @@ class Dnsmasq:
         with open(self.log_path) as log:
             raise AssertionError(f"dnsmasq did not answer; exit {self.proc.poll()}:\n{log.read()}")
 
-    def stop(self):
+    def _stop_process(self):
         if self.proc.poll() is None:
             self.proc.terminate()
         try:
@@ -187,6 +203,9 @@ class Dnsmasq:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(harness.TIMEOUT)
+
+    def stop(self):
+        self._stop_process()
         self.tmp.cleanup()
 
 
