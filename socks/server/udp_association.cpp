@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -96,18 +97,28 @@ private:
         done_(stats_);
     }
 
-    // Datagrams from the client, to their destinations.
-    void from_client() {
-        auto& in = udp::thread_receive_batch();
-        auto& out = udp::thread_send_batch();
-        for (int round = 0; round < 4; ++round) { // then let the others have the thread
-            const auto n = in.receive(p_.relay.native_handle());
+    using datagram_handler = void (association::*)(const udp::receive_batch&, std::size_t,
+                                                   udp::send_batch&);
+
+    // Receives from `in` a batch at a time, `each` queueing what goes out of
+    // `out`; four batches at most, then the others have the thread.
+    void drain(udp_socket& in, udp_socket& out, datagram_handler each) {
+        auto& received = udp::thread_receive_batch();
+        auto& sending = udp::thread_send_batch();
+        for (int round = 0; round < 4; ++round) {
+            const auto n = received.receive(in.native_handle());
             for (std::size_t i = 0; i < n; ++i)
-                client_datagram(in, i, out);
-            stats_.unsent += out.flush(p_.upstream.native_handle());
+                (this->*each)(received, i, sending);
+            stats_.unsent += sending.flush(out.native_handle());
             if (n < udp::batch_size) break;
         }
     }
+
+    // Datagrams from the client, to their destinations.
+    void from_client() { drain(p_.relay, p_.upstream, &association::client_datagram); }
+
+    // Replies from targets, to the client, each behind a header naming its source.
+    void from_targets() { drain(p_.upstream, p_.relay, &association::target_datagram); }
 
     bool from_the_client(const udp::peer& source) {
         if (source.address != p_.client_address) return false;
@@ -195,19 +206,6 @@ private:
             targets_[next_target_++ % max_targets] = to;
     }
 
-    // Replies from targets, to the client, each behind a header naming its source.
-    void from_targets() {
-        auto& in = udp::thread_receive_batch();
-        auto& out = udp::thread_send_batch();
-        for (int round = 0; round < 4; ++round) {
-            const auto n = in.receive(p_.upstream.native_handle());
-            for (std::size_t i = 0; i < n; ++i)
-                target_datagram(in, i, out);
-            stats_.unsent += out.flush(p_.relay.native_handle());
-            if (n < udp::batch_size) break;
-        }
-    }
-
     void target_datagram(const udp::receive_batch& in, std::size_t i, udp::send_batch& out) {
         const auto source = udp::peer_of(in.source(i));
         if (std::find(targets_.begin(), targets_.end(), source) == targets_.end())
@@ -223,7 +221,7 @@ private:
             source.address.is_v4() ? proto::udp_header_ipv4_size : proto::udp_header_ipv6_size;
         if (in.truncated(i) || head + data.size() > room || len == 0) return void(++stats_.unsent);
         if (out.full()) stats_.unsent += out.flush(p_.relay.native_handle());
-        const auto header = out.header();
+        auto& header = out.header();
         const auto size =
             source.address.is_v4()
                 ? proto::encode_udp_header(header, source.address.to_v4().to_bytes(), source.port)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "socks/proto/udp.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -54,7 +56,7 @@ class send_batch {
 public:
     bool full() const noexcept { return n_ == batch_size; }
     /// Room for the next datagram's header (valid until flush()).
-    std::span<std::uint8_t, 22> header() noexcept { return headers_[n_]; }
+    proto::udp_header_buffer& header() noexcept { return headers_[n_]; }
     /// Queues `head` (may be empty) then `body` to `to` (of length `to_len`).
     void add(std::span<const std::uint8_t> head, std::span<const std::uint8_t> body,
              const sockaddr_storage& to, socklen_t to_len) noexcept;
@@ -67,7 +69,7 @@ private:
     std::array<mmsghdr, batch_size> msgs_{};
     std::array<std::array<iovec, 2>, batch_size> iov_{};
     std::array<sockaddr_storage, batch_size> to_{};
-    std::array<std::array<std::uint8_t, 22>, batch_size> headers_{};
+    std::array<proto::udp_header_buffer, batch_size> headers_{};
 };
 
 /// The calling thread's batches.

@@ -5,6 +5,7 @@
 #include "socks/server/resolver.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <optional>
 #include <sys/socket.h>
 #include <vector>
