@@ -8,13 +8,15 @@
 #
 # Environment: DURATION (measured seconds per run, 2), WARMUP (0.5), REPEAT
 # (rounds per figure, the median kept: 3; a round runs every column in turn),
-# LATENCY_REPEAT (rounds of the ping-pong and one-client rows, 5: where the
+# LATENCY_REPEAT (rounds of the ping-pong rows and one-client rows, 5: where the
 # scheduler puts a lone connection's threads moves them by 10% run to run),
 # AUTH_REPEAT (pairs of the user/pass row, 5: a single pair's auth cost moves
 # by several points, for every proxy), IDLE_SESSIONS (9500), PROXIES (default:
 # reference weir-splice weir-copy microsocks dante hev), ROWS (default: every
 # row, tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both
-# cycles cycles-pipe cycles-auth cycles-1 latency idle),
+# cycles cycles-pipe cycles-auth cycles-1 latency idle udp-rr-64 udp-rr-1200
+# udp-ping udp-flood udp-held), UDP_ASSOCIATIONS (udp-rr and udp-flood: 16),
+# UDP_HELD (associations of the udp-held row, 4000),
 # HEV_SOCKS5_SERVER (path to a hev-socks5-server binary built outside this
 # repository; the hev column is measured only when it is set), WEIR_BASE (path
 # to another build's weir, e.g. of the commit before a change: adds the
@@ -50,10 +52,12 @@ latency_repeat=${LATENCY_REPEAT:-5}
 auth_repeat=${AUTH_REPEAT:-5}
 warmup=${WARMUP:-0.5}
 idle_sessions=${IDLE_SESSIONS:-9500}
+udp_associations=${UDP_ASSOCIATIONS:-16}
+udp_held=${UDP_HELD:-4000}
 proxies=${PROXIES:-reference weir-splice weir-copy microsocks dante hev}
 [[ -z ${WEIR_BASE:-} || " $proxies " == *" base-splice "* ]] || proxies="$proxies base-splice"
 all_rows="tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both cycles cycles-pipe \
-cycles-auth cycles-1 latency idle"
+cycles-auth cycles-1 latency idle udp-rr-64 udp-rr-1200 udp-ping udp-flood udp-held"
 read -ra rows <<<"${ROWS:-$all_rows}"
 for row in "${rows[@]}"; do
     [[ " $all_rows " == *" $row "* ]] || { echo "run.sh: no row named '$row' (rows: $all_rows)" >&2; exit 2; }
@@ -223,6 +227,9 @@ keep_median() {
     tput-*) key=gbps ;;
     cycles*) key=cycles_per_s ;;
     latency) key=p50_us ;;
+    udp-rr-* | udp-ping) key=rr_per_s ;;
+    udp-flood) key=dgrams_per_s ;;
+    udp-held) key=answered ;;
     *) key=woken ;;
     esac
     if [[ $2 == cycles-auth ]]; then
@@ -264,6 +271,32 @@ run_row() {
             "${timing[@]}" "${clients32[@]}"
         ;;
     latency) run_once "$col" "$row" latency "${common[@]}" --steps ;;
+    udp-*)
+        udp_capable "$col" || return 0
+        case $row in
+        udp-rr-*) # request/response, 4 datagrams in flight per association
+            run_once "$col" "$row" udp-rr "${common[@]}" --associations "$udp_associations" \
+                --in-flight 4 --size "${row#udp-rr-}"
+            ;;
+        udp-ping) # one datagram at a time on one association: the relay's latency
+            run_once "$col" "$row" udp-rr "${common[@]}" --associations 1 --in-flight 1 --size 64
+            ;;
+        udp-flood) # one way, as fast as the load generator sends
+            run_once "$col" "$row" udp-flood "${common[@]}" --associations "$udp_associations" \
+                --size 1200
+            ;;
+        esac
+        ;;
+    esac
+}
+
+# Whether column $1 relays UDP ASSOCIATE (weir's UDP relay is the same for
+# splice and copy: measured once, as weir-splice; microsocks has no UDP, and
+# the Dante configuration passes CONNECT alone).
+udp_capable() {
+    case $1 in
+    direct | reference | weir-splice | base-splice | hev) return 0 ;;
+    *) return 1 ;;
     esac
 }
 
@@ -287,9 +320,9 @@ for name in $proxies; do
     columns+=("$name")
 done
 for row in "${rows[@]}"; do
-    [[ $row != idle ]] || continue # below, one proxy at a time
+    [[ $row != idle && $row != udp-held ]] || continue # below, one proxy at a time
     rounds=$repeat
-    [[ $row != latency && $row != cycles-1 ]] || rounds=$latency_repeat
+    [[ $row != latency && $row != cycles-1 && $row != udp-ping ]] || rounds=$latency_repeat
     [[ $row != cycles-auth ]] || rounds=$auth_repeat
     for ((round = 1; round <= rounds; round++)); do
         echo "$row, round $round of $rounds:" >&2
@@ -312,6 +345,19 @@ for name in "${columns_idle[@]}"; do
     stop "$proxy_pid" "$auth_pid"
 done
 
+# Held UDP associations: the same, and a ping through each afterwards.
+columns_held=()
+[[ " ${rows[*]} " != *" udp-held "* ]] || columns_held=("${columns[@]:1}")
+for name in "${columns_held[@]}"; do
+    udp_capable "$name" || continue
+    echo "$name, udp-held:" >&2
+    start_proxy "$name"
+    run_once "$name" udp-held udp-held --proxy "$noauth_url" --proxy-pid "$proxy_pid" \
+        --associations "$udp_held"
+    keep_median "$name" udp-held
+    stop "$proxy_pid" "$auth_pid"
+done
+
 echo "weir_loadgen: $(nproc) cores, Linux $(uname -r), median of $repeat interleaved rounds" \
     "($latency_repeat for ping-pong and one client, $auth_repeat user/pass pairs) of ${duration} s" \
     "measured after ${warmup} s" \
@@ -324,4 +370,8 @@ echo "machine s/GB: busy CPU-seconds of the whole machine per GB (proxy, weir_lo
 echo "kernel's loopback work, whichever process it was charged to; idle and steal left out);"
 echo "cpu P/L: CPU-seconds of the proxy (all its threads and processes) / of weir_loadgen"
 echo "(client and sink threads) in the measured window; 2 cores give at most 2x the window."
+echo "UDP rows: $udp_associations associations (udp-held: $udp_held), payload bytes as named (a SOCKS"
+echo "header of 10 more each way through a proxy); us/dgram: proxy CPU-microseconds per datagram it"
+echo "relayed (a round trip is 2); flood loss: share of what the load generator sent that never"
+echo "reached the discard port (direct: the kernel's; through a proxy: mostly its receive buffer)."
 echo "Raw result lines: $results; the loadgen's complaints: $errors"

@@ -32,6 +32,10 @@ struct run_options {
     std::uint64_t count = 0;               ///< cycles/latency: stop after this many (0: by time)
     int sources = 0;                       ///< cycles: spread clients over 127.0.1.1..N
     int sessions = 1000;                   ///< idle
+    int associations = 16;                 ///< udp-*: UDP associations
+    int in_flight = 4;                     ///< udp-rr: datagrams in flight per association
+    std::size_t size = 64;                 ///< udp-*: payload bytes per datagram (no header)
+    double rate = 0;                       ///< udp-flood: datagrams/s offered (0: all it can)
 };
 
 /// How to reach one of the sink server's ports through the proxy under test.
@@ -76,5 +80,8 @@ int run_throughput(const run_options& o, sink_server& sink);
 int run_cycles(const run_options& o, sink_server& sink);
 int run_latency(const run_options& o, sink_server& sink);
 int run_idle(const run_options& o, sink_server& sink);
+int run_udp_rr(const run_options& o, sink_server& sink);
+int run_udp_flood(const run_options& o, sink_server& sink);
+int run_udp_held(const run_options& o, sink_server& sink);
 
 } // namespace weir::bench

@@ -47,6 +47,27 @@ function cell(col, row, base, kind,    x, out, rc) {
         out = out sprintf(" p99 %d us", get(col, row, "p99_us"))
         if (col != "direct") out = out ratio(get(col, row, "p99_us"), get("direct", row, "p99_us"))
         out = out ", " cpu(col, row)
+    } else if (kind == "udp-rr") {
+        x = get(col, row, "rr_per_s")
+        if (x == "") return "failed (rc " rc ")"
+        out = sprintf("%d", x) (col == "direct" ? "" : ratio(x, get("direct", row, "rr_per_s")))
+        out = out sprintf(" p50 %d p99 %d us", get(col, row, "p50_us"), get(col, row, "p99_us"))
+        if (col != "direct") out = out sprintf(", %.2f us/dgram", get(col, row, "proxy_us_per_dgram"))
+        out = out sprintf(", loss %.2f%%, ", get(col, row, "loss_pct")) cpu(col, row)
+    } else if (kind == "udp-flood") {
+        x = get(col, row, "gbps")
+        if (x == "") return "failed (rc " rc ")"
+        out = sprintf("%.2f", x) (col == "direct" ? "" : ratio(x, get("direct", row, "gbps")))
+        out = out sprintf(" %d dgram/s", get(col, row, "dgrams_per_s"))
+        if (col != "direct") out = out sprintf(", %.2f us/dgram", get(col, row, "proxy_us_per_dgram"))
+        out = out sprintf(", loss %.1f%% of %d/s sent, ", get(col, row, "loss_pct"),
+                          get(col, row, "sent_per_s")) cpu(col, row)
+    } else if (kind == "udp-held") {
+        x = get(col, row, "answered")
+        if (x == "") return "failed (rc " rc ")"
+        out = sprintf("%d of %d, %.1f KiB and %.1f fds per association, %d opened/s", x,
+                      get(col, row, "associations"), get(col, row, "rss_per_assoc_bytes") / 1024,
+                      get(col, row, "fds_per_assoc"), get(col, row, "open_per_s"))
     } else {
         x = get(col, row, "woken")
         if (x == "") return "failed (rc " rc ")"
@@ -68,7 +89,8 @@ function cell(col, row, base, kind,    x, out, rc) {
 END {
     n = split(columns, cols, " ")
     nrows = split("tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both " \
-                  "cycles cycles-pipe cycles-auth cycles-1 latency idle", rows, " ")
+                  "cycles cycles-pipe cycles-auth cycles-1 latency idle " \
+                  "udp-rr-64 udp-rr-1200 udp-ping udp-flood udp-held", rows, " ")
     title["tput-1-up"] = "bulk, 1 conn, upload (Gbit/s)"
     title["tput-1-down"] = "bulk, 1 conn, download (Gbit/s)"
     title["tput-1-both"] = "bulk, 1 conn, both ways (Gbit/s)"
@@ -81,6 +103,11 @@ END {
     title["cycles-1"] = "SOCKS5 cycles/s, 1 client, no auth"
     title["latency"] = "1-byte ping-pong p50"
     title["idle"] = "idle sessions woken (of asked), proxy RSS"
+    title["udp-rr-64"] = "UDP round trips/s, 64 B, 4 in flight per association"
+    title["udp-rr-1200"] = "UDP round trips/s, 1200 B, 4 in flight per association"
+    title["udp-ping"] = "UDP ping-pong round trips/s, 64 B, 1 association"
+    title["udp-flood"] = "UDP one-way flood, 1200 B (Gbit/s delivered)"
+    title["udp-held"] = "UDP associations answering (of held), proxy RSS"
     line = "| figure |"
     sep = "|---|"
     for (c = 1; c <= n; c++) { line = line " " cols[c] " |"; sep = sep "---|" }
@@ -89,6 +116,7 @@ END {
     for (r = 1; r <= nrows; r++) {
         row = rows[r]
         kind = row ~ /^tput/ ? "tput" : row ~ /^cycles/ ? "cycles" : row
+        if (row ~ /^udp-(rr|ping)/) kind = "udp-rr"
         line = "| " title[row] " |"
         # Ratios of the cycles rows are to direct TCP at the same concurrency.
         base = row == "cycles-1" ? row : "cycles"
