@@ -53,17 +53,13 @@ public:
 private:
     using handler = void (association::*)();
 
-    // The wait is a zero-byte peek, not async_wait: Asio tries a receive at
-    // once and, when nothing is queued, waits on the registration it has,
-    // where a plain wait re-arms epoll (an epoll_ctl) every time it starts.
     void watch(udp_socket& s, handler on_ready) {
-        s.async_receive(asio::mutable_buffer(), udp_socket::message_peek,
-                        [self = shared_from_this(), &s, on_ready](auto ec, std::size_t) {
-                            if (ec || self->ended_) return;
-                            self->last_ = clock::now();
-                            (self.get()->*on_ready)();
-                            if (!self->ended_) self->watch(s, on_ready);
-                        });
+        s.async_wait(udp_socket::wait_read, [self = shared_from_this(), &s, on_ready](auto ec) {
+            if (ec || self->ended_) return;
+            self->last_ = clock::now();
+            (self.get()->*on_ready)();
+            if (!self->ended_) self->watch(s, on_ready);
+        });
     }
 
     void watch_control() {
