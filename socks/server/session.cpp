@@ -170,11 +170,9 @@ void session::hand_over(io::tcp_socket target) {
                        relay_done{std::move(rec_), &listener_, std::move(conn_.ticket)});
 }
 
-void session::hand_over(udp_socket relay, udp_socket upstream, const asio::ip::address& client,
-                        std::uint16_t port) {
-    udp_association_parts parts{
-        std::move(conn_.socket), std::move(relay), std::move(upstream), client, port,
-        std::move(*access_),     client_key()};
+void session::hand_over(udp_sockets sockets, const asio::ip::address& client, std::uint16_t port) {
+    udp_association_parts parts{std::move(conn_.socket), std::move(sockets), client, port,
+                                std::move(*access_),     client_key()};
     start_udp_association(std::move(parts), ctx_,
                           [rec = std::move(rec_), l = &listener_,
                            ticket = std::make_shared<admission::ticket>(std::move(conn_.ticket))](

@@ -64,8 +64,7 @@ public:
     void hand_over(io::tcp_socket target);
     /// UDP ASSOCIATE: hands the control connection and the UDP sockets to the
     /// association, held to `client` (`port` 0: its first datagram's).
-    void hand_over(udp_socket relay, udp_socket upstream, const asio::ip::address& client,
-                   std::uint16_t port);
+    void hand_over(udp_sockets sockets, const asio::ip::address& client, std::uint16_t port);
     /// Ends a session that is not handed over: frees its place, logs its line.
     void finish();
 

@@ -1,5 +1,6 @@
 #include "socks/server/udp_association.hpp"
 
+#include "io/poll_set.hpp"
 #include "socks/proto/udp.hpp"
 #include "socks/server/resolver.hpp"
 #include "socks/server/udp_batch.hpp"
@@ -15,6 +16,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
 namespace weir::server {
@@ -40,27 +42,37 @@ public:
         : p_(std::move(p))
         , ctx_(ctx)
         , done_(std::move(done))
-        , idle_(p_.relay.get_executor())
-        , upstream_family_(p_.upstream.local_endpoint().protocol().family()) {}
+        , idle_(p_.control.get_executor())
+        , polls_(io::poll_set::of(p_.control.get_executor())) {}
 
     void start() {
         watch_control();
-        watch(p_.relay, &association::from_client);
-        watch(p_.upstream, &association::from_targets);
+        if (!polls_.join(p_.udp.relay.get(), client_side_)) ++joined_;
+        if (joined_ == 1 && !polls_.join(p_.udp.upstream.get(), target_side_)) ++joined_;
+        if (joined_ < 2) return end(false); // the kernel's limit of epoll watches
         watch_idle();
     }
 
 private:
     using handler = void (association::*)();
 
-    void watch(udp_socket& s, handler on_ready) {
-        s.async_wait(udp_socket::wait_read, [self = shared_from_this(), &s, on_ready](auto ec) {
-            if (ec || self->ended_) return;
-            self->last_ = clock::now();
-            (self.get()->*on_ready)();
-            if (!self->ended_) self->watch(s, on_ready);
-        });
-    }
+    // One of the two UDP sockets, as a member of the thread's poll set. The
+    // association outlives its membership: end() leaves the set, and nothing
+    // that runs from on_readable() ends the association.
+    class side final : public io::poll_member {
+    public:
+        side(association& a, handler on_ready)
+            : a_(a)
+            , on_ready_(on_ready) {}
+        void on_readable() override {
+            a_.last_ = clock::now();
+            (a_.*on_ready_)();
+        }
+
+    private:
+        association& a_;
+        handler on_ready_;
+    };
 
     void watch_control() {
         p_.control.async_wait(io::tcp_socket::wait_read, [self = shared_from_this()](auto ec) {
@@ -91,8 +103,10 @@ private:
         stats_.idle_timeout = idle;
         std::error_code ignored;
         p_.control.close(ignored);
-        p_.relay.close(ignored);
-        p_.upstream.close(ignored);
+        if (joined_ >= 1) polls_.leave(client_side_);
+        if (joined_ == 2) polls_.leave(target_side_);
+        p_.udp.relay.reset();
+        p_.udp.upstream.reset();
         idle_.cancel();
         done_(stats_);
     }
@@ -101,24 +115,35 @@ private:
                                                    udp::send_batch&);
 
     // Receives from `in` a batch at a time, `each` queueing what goes out of
-    // `out`; four batches at most, then the others have the thread.
-    void drain(udp_socket& in, udp_socket& out, datagram_handler each) {
+    // `out`, until `in` is drained; after four full batches the others have
+    // the thread, and a posted handler comes back for the rest (the poll set
+    // is edge-triggered: no new edge would).
+    void drain(int in, int out, datagram_handler each, handler again) {
         auto& received = udp::thread_receive_batch();
         auto& sending = udp::thread_send_batch();
         for (int round = 0; round < 4; ++round) {
-            const auto n = received.receive(in.native_handle());
+            const auto n = received.receive(in);
             for (std::size_t i = 0; i < n; ++i)
                 (this->*each)(received, i, sending);
-            stats_.unsent += sending.flush(out.native_handle());
-            if (n < udp::batch_size) break;
+            stats_.unsent += sending.flush(out);
+            if (n < udp::batch_size) return;
         }
+        asio::post(p_.control.get_executor(), [self = shared_from_this(), again] {
+            if (!self->ended_) (self.get()->*again)();
+        });
     }
 
     // Datagrams from the client, to their destinations.
-    void from_client() { drain(p_.relay, p_.upstream, &association::client_datagram); }
+    void from_client() {
+        drain(p_.udp.relay.get(), p_.udp.upstream.get(), &association::client_datagram,
+              &association::from_client);
+    }
 
     // Replies from targets, to the client, each behind a header naming its source.
-    void from_targets() { drain(p_.upstream, p_.relay, &association::target_datagram); }
+    void from_targets() {
+        drain(p_.udp.upstream.get(), p_.udp.relay.get(), &association::target_datagram,
+              &association::from_targets);
+    }
 
     bool from_the_client(const udp::peer& source) {
         if (source.address != p_.client_address) return false;
@@ -147,10 +172,10 @@ private:
     void to_address(const udp::peer& to, std::span<const std::uint8_t> data, udp::send_batch& out) {
         if (!p_.access.allowed(to.address, to.port)) return void(++stats_.denied);
         sockaddr_storage sa;
-        const auto len = udp::to_sockaddr(to, upstream_family_, sa);
+        const auto len = udp::to_sockaddr(to, p_.udp.upstream_family, sa);
         if (len == 0) return void(++stats_.unsent); // an IPv6 target on an IPv4-only host
         remember_target(to);
-        if (out.full()) stats_.unsent += out.flush(p_.upstream.native_handle());
+        if (out.full()) stats_.unsent += out.flush(p_.udp.upstream.get());
         out.add({}, data, sa, len);
         ++stats_.datagrams_up;
         stats_.bytes_up += data.size();
@@ -176,7 +201,7 @@ private:
     void look_up(std::string name, std::uint16_t port, std::span<const std::uint8_t> data) {
         if (looking_up_) return void(++stats_.unresolved);
         looking_up_ = true;
-        asio::co_spawn(p_.relay.get_executor(),
+        asio::co_spawn(p_.control.get_executor(),
                        resolved(shared_from_this(), std::move(name), port,
                                 std::vector<std::uint8_t>(data.begin(), data.end())),
                        asio::detached);
@@ -195,7 +220,7 @@ private:
         self->names_.push_back(std::move(e));
         auto& out = udp::thread_send_batch();
         self->to_name(self->names_.back().name, port, data, out);
-        self->stats_.unsent += out.flush(self->p_.upstream.native_handle());
+        self->stats_.unsent += out.flush(self->p_.udp.upstream.get());
     }
 
     void remember_target(const udp::peer& to) {
@@ -220,7 +245,7 @@ private:
         const auto head =
             source.address.is_v4() ? proto::udp_header_ipv4_size : proto::udp_header_ipv6_size;
         if (in.truncated(i) || head + data.size() > room || len == 0) return void(++stats_.unsent);
-        if (out.full()) stats_.unsent += out.flush(p_.relay.native_handle());
+        if (out.full()) stats_.unsent += out.flush(p_.udp.relay.get());
         auto& header = out.header();
         const auto size =
             source.address.is_v4()
@@ -235,7 +260,10 @@ private:
     server_context& ctx_;
     std::function<void(const udp_stats&)> done_;
     asio::basic_waitable_timer<clock, asio::wait_traits<clock>, io::executor> idle_;
-    int upstream_family_;
+    io::poll_set& polls_;
+    side client_side_{*this, &association::from_client};
+    side target_side_{*this, &association::from_targets};
+    int joined_ = 0; ///< sockets in the poll set: the relay's (1), then the upstream one's (2)
     clock::time_point last_ = clock::now();
     std::vector<udp::peer> targets_;
     std::size_t next_target_ = 0;

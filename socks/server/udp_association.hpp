@@ -1,19 +1,18 @@
 #pragma once
 
 #include "io/tcp_socket.hpp"
+#include "io/unique_fd.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/context.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <sys/socket.h>
 
-#include <asio/ip/udp.hpp>
+#include <asio/ip/address.hpp>
 
 namespace weir::server {
-
-/// A UDP socket bound to one thread's io_context.
-using udp_socket = asio::basic_datagram_socket<asio::ip::udp, io::executor>;
 
 /// What a UDP association did, for its log line.
 struct udp_stats {
@@ -33,11 +32,17 @@ struct udp_stats {
     bool idle_timeout = false;     ///< ended by the idle timeout, not by the control connection
 };
 
-/// The sockets and facts an association starts from (commands/udp_associate.cpp).
+/// An association's UDP sockets, non-blocking (commands/udp_associate.cpp).
+struct udp_sockets {
+    io::unique_fd relay;    ///< faces the client: bound to the control connection's local address
+    io::unique_fd upstream; ///< faces the targets: dual-stack IPv6 if the host has it, else IPv4
+    int upstream_family = AF_INET6; ///< AF_INET6 (dual-stack) or AF_INET
+};
+
+/// The sockets and facts an association starts from.
 struct udp_association_parts {
     io::tcp_socket control; ///< the TCP connection whose life is the association's
-    udp_socket relay;       ///< faces the client: bound to the control connection's local address
-    udp_socket upstream;    ///< faces the targets: dual-stack IPv6 if the host has it, else IPv4
+    udp_sockets udp;
     asio::ip::address client_address; ///< the only source accepted
     std::uint16_t client_port = 0;    ///< 0: the port of the client's first datagram
     access_check access;              ///< checks each datagram's destination
@@ -46,9 +51,11 @@ struct udp_association_parts {
 
 /// Relays datagrams until the control connection closes (EOF or error) or
 /// both directions are silent for `relay.idle_timeout`; then closes the
-/// sockets and calls `done` once, on the sockets' thread. Handler-driven, like
-/// the TCP relay: no coroutine per association or datagram, batches of
-/// recvmmsg/sendmmsg, no copy of a payload and no allocation per datagram.
+/// sockets and calls `done` once, on the control connection's thread.
+/// Handler-driven, like the TCP relay: no coroutine per association or
+/// datagram, batches of recvmmsg/sendmmsg, no copy of a payload and no
+/// allocation per datagram. The UDP sockets (non-blocking) are watched by the
+/// thread's io::poll_set, not one by one by Asio: no epoll_ctl per wake-up.
 void start_udp_association(udp_association_parts parts, server_context& ctx,
                            std::function<void(const udp_stats&)> done);
 
