@@ -15,7 +15,9 @@
 # reference weir-splice weir-copy microsocks dante hev), ROWS (default: every
 # row, tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both
 # cycles cycles-pipe cycles-auth cycles-1 latency idle udp-rr-64 udp-rr-1200
-# udp-ping udp-flood udp-held), UDP_ASSOCIATIONS (udp-rr and udp-flood: 16),
+# udp-many udp-ping udp-flood udp-paced udp-held), UDP_ASSOCIATIONS (udp-rr and
+# udp-flood: 16), UDP_PACED_RATE (datagrams/s of udp-paced: 50000 of 1,200 B,
+# 480 Mbit/s),
 # UDP_HELD (associations of the udp-held row, 4000),
 # HEV_SOCKS5_SERVER (path to a hev-socks5-server binary built outside this
 # repository; the hev column is measured only when it is set), WEIR_BASE (path
@@ -54,10 +56,12 @@ warmup=${WARMUP:-0.5}
 idle_sessions=${IDLE_SESSIONS:-9500}
 udp_associations=${UDP_ASSOCIATIONS:-16}
 udp_held=${UDP_HELD:-4000}
+udp_paced_rate=${UDP_PACED_RATE:-50000}
 proxies=${PROXIES:-reference weir-splice weir-copy microsocks dante hev}
 [[ -z ${WEIR_BASE:-} || " $proxies " == *" base-splice "* ]] || proxies="$proxies base-splice"
 all_rows="tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both cycles cycles-pipe \
-cycles-auth cycles-1 latency idle udp-rr-64 udp-rr-1200 udp-ping udp-flood udp-held"
+cycles-auth cycles-1 latency idle udp-rr-64 udp-rr-1200 udp-many udp-ping udp-flood udp-paced \
+udp-held"
 read -ra rows <<<"${ROWS:-$all_rows}"
 for row in "${rows[@]}"; do
     [[ " $all_rows " == *" $row "* ]] || { echo "run.sh: no row named '$row' (rows: $all_rows)" >&2; exit 2; }
@@ -227,8 +231,9 @@ keep_median() {
     tput-*) key=gbps ;;
     cycles*) key=cycles_per_s ;;
     latency) key=p50_us ;;
-    udp-rr-* | udp-ping) key=rr_per_s ;;
+    udp-rr-* | udp-many | udp-ping) key=rr_per_s ;;
     udp-flood) key=dgrams_per_s ;;
+    udp-paced) key=loss_pct ;;
     udp-held) key=answered ;;
     *) key=woken ;;
     esac
@@ -278,6 +283,9 @@ run_row() {
             run_once "$col" "$row" udp-rr "${common[@]}" --associations "$udp_associations" \
                 --in-flight 4 --size "${row#udp-rr-}"
             ;;
+        udp-many) # many associations, one datagram in flight each
+            run_once "$col" "$row" udp-rr "${common[@]}" --associations 256 --in-flight 1 --size 64
+            ;;
         udp-ping) # one datagram at a time on one association: the relay's latency
             run_once "$col" "$row" udp-rr "${common[@]}" --associations 1 --in-flight 1 --size 64
             ;;
@@ -285,17 +293,20 @@ run_row() {
             run_once "$col" "$row" udp-flood "${common[@]}" --associations "$udp_associations" \
                 --size 1200
             ;;
+        udp-paced) # one way, 8 associations at a steady rate: what is lost below saturation
+            run_once "$col" "$row" udp-flood "${common[@]}" --associations 8 --size 1200 \
+                --rate "$udp_paced_rate"
+            ;;
         esac
         ;;
     esac
 }
 
 # Whether column $1 relays UDP ASSOCIATE (weir's UDP relay is the same for
-# splice and copy: measured once, as weir-splice; microsocks has no UDP, and
-# the Dante configuration passes CONNECT alone).
+# splice and copy: measured once, as weir-splice; microsocks has no UDP).
 udp_capable() {
     case $1 in
-    direct | reference | weir-splice | base-splice | hev) return 0 ;;
+    direct | reference | weir-splice | base-splice | dante | hev) return 0 ;;
     *) return 1 ;;
     esac
 }

@@ -54,6 +54,16 @@ result_line& result_line::add_usage(const usage_sample& from, const usage_sample
     return *this;
 }
 
+result_line& result_line::add_per_datagram(const usage_sample& from, const usage_sample& to,
+                                           double datagrams) {
+    const auto per = [datagrams](double seconds) {
+        return datagrams > 0 ? seconds * 1e6 / datagrams : 0;
+    };
+    add("proxy_us_per_dgram", per(to.proxy_cpu - from.proxy_cpu), 2);
+    add("machine_us_per_dgram", per(to.machine.busy_seconds - from.machine.busy_seconds), 2);
+    return *this;
+}
+
 void result_line::print() const {
     std::string line = "result";
     for (const auto& [k, v] : fields_)

@@ -67,6 +67,11 @@ public:
     /// it), then the machine's idle_cpu, softirq_cpu and busy_cpu (all CPUs,
     /// seconds)
     result_line& add_usage(const usage_sample& from, const usage_sample& to);
+    /// proxy_us_per_dgram and machine_us_per_dgram: CPU-microseconds of the
+    /// proxy and of the whole machine between the samples per datagram relayed
+    /// (0 when none was)
+    result_line& add_per_datagram(const usage_sample& from, const usage_sample& to,
+                                  double datagrams);
     void print() const;
 
 private:

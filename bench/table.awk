@@ -90,7 +90,7 @@ END {
     n = split(columns, cols, " ")
     nrows = split("tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both " \
                   "cycles cycles-pipe cycles-auth cycles-1 latency idle " \
-                  "udp-rr-64 udp-rr-1200 udp-ping udp-flood udp-held", rows, " ")
+                  "udp-rr-64 udp-rr-1200 udp-many udp-ping udp-flood udp-paced udp-held", rows, " ")
     title["tput-1-up"] = "bulk, 1 conn, upload (Gbit/s)"
     title["tput-1-down"] = "bulk, 1 conn, download (Gbit/s)"
     title["tput-1-both"] = "bulk, 1 conn, both ways (Gbit/s)"
@@ -105,8 +105,10 @@ END {
     title["idle"] = "idle sessions woken (of asked), proxy RSS"
     title["udp-rr-64"] = "UDP round trips/s, 64 B, 4 in flight per association"
     title["udp-rr-1200"] = "UDP round trips/s, 1200 B, 4 in flight per association"
+    title["udp-many"] = "UDP round trips/s, 64 B, 256 associations, 1 in flight each"
     title["udp-ping"] = "UDP ping-pong round trips/s, 64 B, 1 association"
     title["udp-flood"] = "UDP one-way flood, 1200 B (Gbit/s delivered)"
+    title["udp-paced"] = "UDP one-way, 1200 B paced (Gbit/s delivered)"
     title["udp-held"] = "UDP associations answering (of held), proxy RSS"
     line = "| figure |"
     sep = "|---|"
@@ -116,7 +118,8 @@ END {
     for (r = 1; r <= nrows; r++) {
         row = rows[r]
         kind = row ~ /^tput/ ? "tput" : row ~ /^cycles/ ? "cycles" : row
-        if (row ~ /^udp-(rr|ping)/) kind = "udp-rr"
+        if (row ~ /^udp-(rr|ping|many)/) kind = "udp-rr"
+        if (row == "udp-paced") kind = "udp-flood"
         line = "| " title[row] " |"
         # Ratios of the cycles rows are to direct TCP at the same concurrency.
         base = row == "cycles-1" ? row : "cycles"

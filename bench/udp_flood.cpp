@@ -80,9 +80,7 @@ int flood_run::run() {
         .add("sent", std::to_string(sent_))
         .add("delivered", std::to_string(got_all))
         .add_usage(a, b)
-        .add("proxy_us_per_dgram", got > 0 ? (b.proxy_cpu - a.proxy_cpu) * 1e6 / dgrams : 0, 2)
-        .add("machine_us_per_dgram",
-             got > 0 ? (b.machine.busy_seconds - a.machine.busy_seconds) * 1e6 / dgrams : 0, 2)
+        .add_per_datagram(a, b, dgrams)
         .print();
     return got > 0 ? exit_ok : exit_incomplete;
 }

@@ -146,9 +146,7 @@ int rr_run::run() {
              3)
         .add("stale", std::to_string(stale_))
         .add_usage(a, b)
-        .add("proxy_us_per_dgram", dgrams > 0 ? (b.proxy_cpu - a.proxy_cpu) * 1e6 / dgrams : 0, 2)
-        .add("machine_us_per_dgram",
-             dgrams > 0 ? (b.machine.busy_seconds - a.machine.busy_seconds) * 1e6 / dgrams : 0, 2)
+        .add_per_datagram(a, b, dgrams)
         .print();
     return trips > 0 ? exit_ok : exit_incomplete;
 }

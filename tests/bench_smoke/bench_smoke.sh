@@ -86,6 +86,15 @@ run "pings=300 " latency --proxy "$proxy" --proxy-pid "$weir_pid" --count 300 --
     --warmup 0
 run "woken=50" idle --proxy "$proxy" --proxy-pid "$weir_pid" --sessions 50 --steps
 
+# UDP ASSOCIATE: request/response (exits non-zero when no round trip came
+# back), a one-way flood (when nothing arrived), associations held (when one
+# of them did not answer its ping).
+run "associations=4 in_flight=2 size=64" udp-rr --proxy "$proxy" --proxy-pid "$weir_pid" \
+    --associations 4 --in-flight 2 --duration 0.3 --warmup 0.1
+run "associations=2 size=1200" udp-flood --proxy "$proxy" --proxy-pid "$weir_pid" \
+    --associations 2 --size 1200 --rate 2000 --duration 0.3 --warmup 0.1
+run "opened=20 answered=20" udp-held --proxy "$proxy" --proxy-pid "$weir_pid" --associations 20
+
 # Password-protected weir: the first login runs Argon2id, the rest hit the cache.
 run "completed=100 errors=0" cycles --proxy "socks5://bench:p@ss w0rd@127.0.0.1:$weir_auth_port" \
     --proxy-pid "$weir_auth_pid" --count 100 --duration 30 --steps
@@ -102,6 +111,10 @@ run ok=1 throughput --proxy "$reference" --proxy-pid "$reference_pid" --conns 2 
 run "completed=200 errors=0" cycles --proxy "$reference" --proxy-pid "$reference_pid" \
     --count 200 --duration 30
 run "woken=50" idle --proxy "$reference" --proxy-pid "$reference_pid" --sessions 50 --steps
+run "associations=4 in_flight=2 size=64" udp-rr --proxy "$reference" \
+    --proxy-pid "$reference_pid" --associations 4 --in-flight 2 --duration 0.3 --warmup 0.1
+run "opened=20 answered=20" udp-held --proxy "$reference" --proxy-pid "$reference_pid" \
+    --associations 20
 run "completed=100 errors=0" cycles --proxy "socks5://bench:p@ss w0rd@127.0.0.1:$reference_auth_port" \
     --proxy-pid "$reference_auth_pid" --count 100 --duration 30 --steps
 # A wrong password must make the run fail, naming the refusal.
@@ -120,4 +133,4 @@ refused() {
 }
 refused "the reference relay" "$reference_auth_port"
 refused weir "$weir_auth_port"
-echo "bench smoke: all byte counts checked"
+echo "bench smoke: all byte counts and answers checked"

@@ -433,30 +433,27 @@ class Pinning(UdpTest):
         ECHO4.send_unasked(b"unasked")
         self.assertEqual(a.receive(), udp_header("127.0.0.1", ECHO4.port) + b"unasked")
 
-    def test_other_port_dropped(self):
-        """With 0.0.0.0:0 the first datagram's port is pinned: a datagram from another
-        port of 127.0.0.1 is not relayed and does not take the replies."""
+    def assert_foreign_source_dropped(self, source, payload):
+        """After a first datagram pins the client, one from `source` (another
+        port or address) is not relayed and does not take the replies."""
         a = self.associate()
         a.assert_echo("127.0.0.1", ECHO4.port, b"the first datagram pins its port")
-        other = udp_socket("127.0.0.1")
+        other = udp_socket(source)
         self.addCleanup(other.close)
         since = len(ECHO4.received())
-        a.send("127.0.0.1", ECHO4.port, b"from another port", sock=other)
+        a.send("127.0.0.1", ECHO4.port, payload, sock=other)
         a.assert_silent(other)
         self.assert_replies_still_pinned(a)
         self.assert_dropped(a, since)
 
+    def test_other_port_dropped(self):
+        """With 0.0.0.0:0 the first datagram's port is pinned: a datagram from another
+        port of 127.0.0.1 is not relayed and does not take the replies."""
+        self.assert_foreign_source_dropped("127.0.0.1", b"from another port")
+
     def test_other_address_dropped(self):
         """A datagram from 127.0.0.2 (not the control connection's address) is dropped."""
-        a = self.associate()
-        a.assert_echo("127.0.0.1", ECHO4.port, b"the first datagram pins its port")
-        other = udp_socket("127.0.0.2")
-        self.addCleanup(other.close)
-        since = len(ECHO4.received())
-        a.send("127.0.0.1", ECHO4.port, b"from another address", sock=other)
-        a.assert_silent(other)
-        self.assert_replies_still_pinned(a)
-        self.assert_dropped(a, since)
+        self.assert_foreign_source_dropped("127.0.0.2", b"from another address")
 
     def test_named_source_is_held(self):
         """A client that named its address and port: a first datagram from another
