@@ -47,6 +47,20 @@ struct reader final : poll_member {
     }
 };
 
+/// Two socket pairs and their readers, on one context's poll set.
+struct two_members {
+    asio::io_context io;
+    poll_set& polls = poll_set::of(io.get_executor());
+    pair a;
+    pair b;
+    reader ra;
+    reader rb;
+    two_members() {
+        ra.fd = a.out.get();
+        rb.fd = b.out.get();
+    }
+};
+
 } // namespace
 
 TEST_CASE("a member is told when its descriptor turns readable, once per edge", "[poll_set]") {
@@ -73,15 +87,8 @@ TEST_CASE("a member is told when its descriptor turns readable, once per edge", 
     CHECK(polls.size() == 0);
 }
 
-TEST_CASE("a member that left is not told of events already taken", "[poll_set]") {
-    asio::io_context io;
-    auto& polls = poll_set::of(io.get_executor());
-    pair a;
-    pair b;
-    reader ra;
-    reader rb;
-    ra.fd = a.out.get();
-    rb.fd = b.out.get();
+TEST_CASE_METHOD(two_members, "a member that left is not told of events already taken",
+                 "[poll_set]") {
     REQUIRE_FALSE(polls.join(a.out.get(), ra));
     REQUIRE_FALSE(polls.join(b.out.get(), rb));
     // Both ready in one wake-up; whichever is told first makes the other leave.
@@ -100,15 +107,8 @@ TEST_CASE("a member that left is not told of events already taken", "[poll_set]"
     CHECK(polls.size() == 0);
 }
 
-TEST_CASE("a member joining after the set emptied is watched again", "[poll_set]") {
-    asio::io_context io;
-    auto& polls = poll_set::of(io.get_executor());
-    pair a;
-    pair b;
-    reader ra;
-    reader rb;
-    ra.fd = a.out.get();
-    rb.fd = b.out.get();
+TEST_CASE_METHOD(two_members, "a member joining after the set emptied is watched again",
+                 "[poll_set]") {
     REQUIRE_FALSE(polls.join(a.out.get(), ra));
     // The set empties (its wait is cancelled) and gets a member again before
     // the cancellation is delivered: the wait must come back.
