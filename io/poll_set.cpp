@@ -1,5 +1,6 @@
 #include "io/poll_set.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <unistd.h>
 
@@ -19,13 +20,30 @@ int new_epoll() {
 
 poll_set::poll_set(asio::io_context& io)
     : asio::execution_context::service(io)
+    , io_(io)
     , epoll_(io, new_epoll()) {}
 
 poll_set& poll_set::of(const asio::io_context::executor_type& ex) {
     return asio::use_service<poll_set>(ex.context());
 }
 
+/// A member's own wait: the member is cleared when it leaves, so that a
+/// completion already queued for it finds no one to tell.
+struct poll_set::own_wait {
+    poll_member* member;
+    asio::posix::stream_descriptor descriptor;
+};
+
 std::error_code poll_set::join(int fd, poll_member& m) {
+    if (own_.size() < own_waits) {
+        auto w = std::make_shared<own_wait>(own_wait{&m, asio::posix::stream_descriptor(io_)});
+        std::error_code ec;
+        w->descriptor.assign(fd, ec);
+        if (ec) return ec;
+        own_.push_back(w);
+        wait_alone(std::move(w));
+        return {};
+    }
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLET;
     ev.data.ptr = &m;
@@ -37,6 +55,14 @@ std::error_code poll_set::join(int fd, poll_member& m) {
 }
 
 void poll_set::leave(poll_member& m) noexcept {
+    const auto own =
+        std::find_if(own_.begin(), own_.end(), [&m](const auto& w) { return w->member == &m; });
+    if (own != own_.end()) {
+        (*own)->member = nullptr;
+        (*own)->descriptor.release(); // cancels the wait; the member closes its descriptor
+        own_.erase(own);
+        return;
+    }
     for (auto i = next_; i < taken_; ++i)
         if (events_[i].data.ptr == &m) events_[i].data.ptr = nullptr;
     if (--members_ == 0 && waiting_) {
@@ -58,6 +84,16 @@ void poll_set::wait() {
     });
 }
 
+void poll_set::wait_alone(std::shared_ptr<own_wait> w) {
+    auto& d = w->descriptor;
+    d.async_wait(asio::posix::stream_descriptor::wait_read,
+                 [w = std::move(w)](std::error_code ec) mutable {
+                     if (ec || w->member == nullptr) return;
+                     w->member->on_readable();
+                     if (w->member != nullptr) wait_alone(std::move(w));
+                 });
+}
+
 // Takes what is ready, 64 events at most: whatever remains keeps the set
 // readable, and the next wait (level-checked by Asio's re-arm) comes back to it
 // after the context's other handlers.
@@ -72,7 +108,14 @@ void poll_set::deliver() {
     taken_ = next_ = 0;
 }
 
+// The waits' handlers are destroyed after this, and with them the own
+// waits: their descriptors are given back first, never closed twice.
 void poll_set::shutdown() {
+    for (const auto& w : own_) {
+        w->member = nullptr;
+        w->descriptor.release();
+    }
+    own_.clear();
     members_ = 0;
     std::error_code ignored;
     epoll_.close(ignored);

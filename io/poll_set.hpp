@@ -2,8 +2,10 @@
 
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <sys/epoll.h>
 #include <system_error>
+#include <vector>
 
 #include <asio/execution_context.hpp>
 #include <asio/io_context.hpp>
@@ -30,9 +32,12 @@ protected:
 /// as one descriptor. A member costs one epoll_ctl when it joins and none per
 /// wake-up; the set itself is re-armed once per wake-up (Asio re-arms each
 /// descriptor, an epoll_ctl, every time a wait on it starts), however many of
-/// its members were ready. Its wait is pending only while it has members, so
-/// that it does not keep the context running. Use it from the context's
-/// thread only.
+/// its members were ready, and asked which with an epoll_wait. That last call
+/// is what a lone busy descriptor pays more than with a wait of its own: the
+/// first `own_waits` members (while fewer are watched that way) get an Asio
+/// wait of their own instead, and the rest join the epoll set. Its waits are
+/// pending only while it has members, so that it does not keep the context
+/// running. Use it from the context's thread only.
 class poll_set : public asio::execution_context::service {
 public:
     using key_type = poll_set;
@@ -45,6 +50,9 @@ public:
     /// The set of the context `ex` belongs to.
     static poll_set& of(const asio::io_context::executor_type& ex);
 
+    /// Members at most watched by a wait of their own.
+    static constexpr std::size_t own_waits = 8;
+
     /// Watches `fd` (non-blocking) for input, telling `m`, until leave().
     std::error_code join(int fd, poll_member& m);
     /// `m` leaves the set: close its descriptor right after (closing takes it
@@ -52,19 +60,25 @@ public:
     /// it already taken from the kernel are not delivered.
     void leave(poll_member& m) noexcept;
 
-    /// Descriptors in the set.
-    std::size_t size() const noexcept { return members_; }
+    /// Members, both kinds.
+    std::size_t size() const noexcept { return members_ + own_.size(); }
+    /// Members watched by a wait of their own.
+    std::size_t own_size() const noexcept { return own_.size(); }
 
 private:
     void shutdown() override;
     void wait();
     void deliver();
+    struct own_wait;
+    static void wait_alone(std::shared_ptr<own_wait> w);
 
+    asio::io_context& io_;
     asio::posix::stream_descriptor epoll_;
     std::array<epoll_event, 64> events_{}; ///< the wake-up's events, [next_, taken_) undelivered
     std::size_t taken_ = 0;
     std::size_t next_ = 0;
-    std::size_t members_ = 0;
+    std::size_t members_ = 0;                    ///< in the epoll set
+    std::vector<std::shared_ptr<own_wait>> own_; ///< members with a wait of their own
     bool waiting_ = false;
 };
 

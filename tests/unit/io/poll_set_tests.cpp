@@ -2,6 +2,7 @@
 #include "io/unique_fd.hpp"
 
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <sys/socket.h>
@@ -47,30 +48,49 @@ struct reader final : poll_member {
     }
 };
 
-/// Two socket pairs and their readers, on one context's poll set.
-struct two_members {
+/// Members that take the own waits first, idle, so that the members a test
+/// joins next go to the epoll set; they leave with leave_all().
+struct crowd {
+    std::vector<pair> pairs{poll_set::own_waits};
+    std::vector<reader> readers{poll_set::own_waits};
+    void join(poll_set& polls) {
+        for (std::size_t i = 0; i < pairs.size(); ++i)
+            REQUIRE_FALSE(polls.join(pairs[i].out.get(), readers[i]));
+    }
+    void leave_all(poll_set& polls) {
+        for (auto& r : readers)
+            polls.leave(r);
+    }
+};
+
+/// A context's poll set, its members watched either way: by waits of their
+/// own, or (a crowd there first) in the epoll set.
+struct fixture {
     asio::io_context io;
     poll_set& polls = poll_set::of(io.get_executor());
-    pair a;
-    pair b;
-    reader ra;
-    reader rb;
-    two_members() {
-        ra.fd = a.out.get();
-        rb.fd = b.out.get();
+    crowd others;
+    bool in_set = GENERATE(false, true);
+    fixture() {
+        if (in_set) others.join(polls);
+    }
+    /// The test's last member leaves: so does the crowd.
+    void last_left() {
+        if (in_set) others.leave_all(polls);
+    }
+    void check_kind() const {
+        CHECK(polls.own_size() == (in_set ? poll_set::own_waits : polls.size()));
     }
 };
 
 } // namespace
 
-TEST_CASE("a member is told when its descriptor turns readable, once per edge", "[poll_set]") {
-    asio::io_context io;
-    auto& polls = poll_set::of(io.get_executor());
+TEST_CASE_METHOD(fixture, "a member is told when its descriptor turns readable, once per edge",
+                 "[poll_set]") {
     pair p;
     reader r;
     r.fd = p.out.get();
     REQUIRE_FALSE(polls.join(p.out.get(), r));
-    CHECK(polls.size() == 1);
+    check_kind();
     p.send(1);
     p.send(2);
     r.then = [&] {
@@ -78,27 +98,36 @@ TEST_CASE("a member is told when its descriptor turns readable, once per edge", 
             p.send(3); // a new edge after the drain
             r.then = [&] {
                 polls.leave(r); // the last member: the context runs out of work
+                last_left();
             };
         }
     };
-    io.run(); // returns only when the set's wait is no longer pending
+    io.run(); // returns only when no wait is pending
     CHECK(r.got == std::vector<std::uint8_t>{1, 2, 3});
     CHECK(r.told == 2);
     CHECK(polls.size() == 0);
 }
 
-TEST_CASE_METHOD(two_members, "a member that left is not told of events already taken",
-                 "[poll_set]") {
+TEST_CASE_METHOD(fixture, "a member that left is not told of events already taken", "[poll_set]") {
+    pair a;
+    pair b;
+    reader ra;
+    reader rb;
+    ra.fd = a.out.get();
+    rb.fd = b.out.get();
     REQUIRE_FALSE(polls.join(a.out.get(), ra));
     REQUIRE_FALSE(polls.join(b.out.get(), rb));
+    check_kind();
     // Both ready in one wake-up; whichever is told first makes the other leave.
     ra.then = [&] {
         polls.leave(rb);
         polls.leave(ra);
+        last_left();
     };
     rb.then = [&] {
         polls.leave(ra);
         polls.leave(rb);
+        last_left();
     };
     a.send(7);
     b.send(8);
@@ -107,8 +136,13 @@ TEST_CASE_METHOD(two_members, "a member that left is not told of events already 
     CHECK(polls.size() == 0);
 }
 
-TEST_CASE_METHOD(two_members, "a member joining after the set emptied is watched again",
-                 "[poll_set]") {
+TEST_CASE_METHOD(fixture, "a member joining after the last one left is watched", "[poll_set]") {
+    pair a;
+    pair b;
+    reader ra;
+    reader rb;
+    ra.fd = a.out.get();
+    rb.fd = b.out.get();
     REQUIRE_FALSE(polls.join(a.out.get(), ra));
     // The set empties (its wait is cancelled) and gets a member again before
     // the cancellation is delivered: the wait must come back.
@@ -117,17 +151,42 @@ TEST_CASE_METHOD(two_members, "a member joining after the set emptied is watched
         REQUIRE_FALSE(polls.join(b.out.get(), rb));
         b.send(9);
     });
-    rb.then = [&] { polls.leave(rb); };
+    rb.then = [&] {
+        polls.leave(rb);
+        last_left();
+    };
     io.run();
     CHECK(ra.told == 0);
     CHECK(rb.got == std::vector<std::uint8_t>{9});
 }
 
-TEST_CASE("joining a descriptor that is not one fails with the kernel's error", "[poll_set]") {
+TEST_CASE_METHOD(fixture, "joining a descriptor that is not one fails with the kernel's error",
+                 "[poll_set]") {
+    reader r;
+    const auto before = polls.size();
+    CHECK(polls.join(-1, r).value() == EBADF);
+    CHECK(polls.size() == before);
+    last_left();
+    io.run(); // nothing pending
+}
+
+TEST_CASE("members past the own waits join the epoll set; leaving frees an own wait",
+          "[poll_set]") {
     asio::io_context io;
     auto& polls = poll_set::of(io.get_executor());
+    crowd first;
+    first.join(polls);
+    pair p;
     reader r;
-    CHECK(polls.join(-1, r) == std::error_code(EBADF, std::system_category()));
-    CHECK(polls.size() == 0);
-    io.run(); // nothing pending
+    r.fd = p.out.get();
+    REQUIRE_FALSE(polls.join(p.out.get(), r));
+    CHECK(polls.own_size() == poll_set::own_waits);
+    CHECK(polls.size() == poll_set::own_waits + 1);
+    polls.leave(first.readers.front());
+    pair q;
+    reader rq;
+    rq.fd = q.out.get();
+    REQUIRE_FALSE(polls.join(q.out.get(), rq)); // takes the own wait left free
+    CHECK(polls.own_size() == poll_set::own_waits);
+    CHECK(polls.size() == poll_set::own_waits + 1);
 }
