@@ -60,16 +60,26 @@ public:
     /// Queues `head` (may be empty) then `body` to `to` (of length `to_len`).
     void add(std::span<const std::uint8_t> head, std::span<const std::uint8_t> body,
              const sockaddr_storage& to, socklen_t to_len) noexcept;
-    /// sendmmsg, non-blocking, everything queued; returns how many the kernel
-    /// refused (those are dropped). Empties the batch.
+    /// Sends everything queued, non-blocking; returns how many the kernel
+    /// refused (those are dropped). Empties the batch. A run of datagrams to
+    /// one address, all of one size, goes as one UDP_SEGMENT (GSO) send where
+    /// the kernel offers it; the rest with sendmmsg.
     std::size_t flush(int fd) noexcept;
 
 private:
+    /// How many datagrams from `i` on (2 at least, else 1) can go as one GSO send.
+    std::size_t gso_run(std::size_t i) const noexcept;
+    std::size_t send_gso(int fd, std::size_t i, std::size_t count) noexcept;
+    std::size_t send_each(int fd, std::size_t i, std::size_t count) noexcept;
+
     std::size_t n_ = 0;
     std::array<mmsghdr, batch_size> msgs_{};
     std::array<std::array<iovec, 2>, batch_size> iov_{};
     std::array<sockaddr_storage, batch_size> to_{};
     std::array<proto::udp_header_buffer, batch_size> headers_{};
+    std::array<std::size_t, batch_size> sizes_{}; ///< each datagram's bytes, head and body
+    std::array<iovec, 2 * batch_size> gso_iov_{};
+    bool gso_ = true; ///< false once the kernel refused a GSO send as unsupported
 };
 
 /// The calling thread's batches.

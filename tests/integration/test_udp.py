@@ -420,6 +420,30 @@ class Relay(UdpTest):
         a = Association(self, listener_port("[::1]"), host="::1")
         a.assert_echo("::1", ECHO6.port, os.urandom(1200))
 
+    def assert_burst(self, a, sizes):
+        """Datagrams of `sizes` sent back to back to the echo come back whole, each
+        under its header: runs of one size to one address go through weir as one
+        segmented (UDP_SEGMENT) send, where the kernel offers it, both ways."""
+        sent = [os.urandom(size) for size in sizes]
+        for data in sent:
+            a.send("127.0.0.1", ECHO4.port, data)
+        header = udp_header("127.0.0.1", ECHO4.port)
+        got = []
+        for _ in sent:
+            reply = a.receive()
+            self.assertTrue(reply.startswith(header), f"reply header {reply[:10].hex(' ')}")
+            got.append((len(reply) - len(header), sha256(reply[len(header):])))
+        self.assertEqual(sorted(got), sorted((len(d), sha256(d)) for d in sent))
+
+    def test_burst_of_equal_datagrams(self):
+        """32 datagrams of 1,200 bytes, back to back: none lost, merged or cut."""
+        self.assert_burst(self.associate(), [1200] * 32)
+
+    def test_burst_of_runs(self):
+        """Runs of equal sizes between single datagrams: each run's end is kept."""
+        self.assert_burst(self.associate(), [500] * 3 + [900] * 2 + [7] * 4 + [1200] + [64] * 5
+                          + [1] + [30000] * 2)
+
     def test_largest_ipv4_datagram(self):
         """65,497 bytes of DATA (a 65,507-byte datagram to weir) come back whole."""
         a = self.associate()
