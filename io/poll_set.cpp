@@ -21,7 +21,7 @@ int new_epoll() {
 poll_set::poll_set(asio::io_context& io)
     : asio::execution_context::service(io)
     , io_(io)
-    , epoll_(io, new_epoll()) {}
+    , epoll_(io.get_executor(), new_epoll()) {}
 
 poll_set& poll_set::of(const asio::io_context::executor_type& ex) {
     return asio::use_service<poll_set>(ex.context());
@@ -31,12 +31,12 @@ poll_set& poll_set::of(const asio::io_context::executor_type& ex) {
 /// completion already queued for it finds no one to tell.
 struct poll_set::own_wait {
     poll_member* member;
-    asio::posix::stream_descriptor descriptor;
+    poll_set::descriptor descriptor;
 };
 
 std::error_code poll_set::join(int fd, poll_member& m) {
     if (own_.size() < own_waits) {
-        auto w = std::make_shared<own_wait>(own_wait{&m, asio::posix::stream_descriptor(io_)});
+        auto w = std::make_shared<own_wait>(own_wait{&m, descriptor(io_.get_executor())});
         std::error_code ec;
         w->descriptor.assign(fd, ec);
         if (ec) return ec;
@@ -73,7 +73,7 @@ void poll_set::leave(poll_member& m) noexcept {
 
 void poll_set::wait() {
     waiting_ = true;
-    epoll_.async_wait(asio::posix::stream_descriptor::wait_read, [this](std::error_code ec) {
+    epoll_.async_wait(descriptor::wait_read, [this](std::error_code ec) {
         waiting_ = false;
         if (ec) {
             if (members_ > 0 && ec == asio::error::operation_aborted && epoll_.is_open()) wait();
@@ -86,12 +86,11 @@ void poll_set::wait() {
 
 void poll_set::wait_alone(std::shared_ptr<own_wait> w) {
     auto& d = w->descriptor;
-    d.async_wait(asio::posix::stream_descriptor::wait_read,
-                 [w = std::move(w)](std::error_code ec) mutable {
-                     if (ec || w->member == nullptr) return;
-                     w->member->on_readable();
-                     if (w->member != nullptr) wait_alone(std::move(w));
-                 });
+    d.async_wait(descriptor::wait_read, [w = std::move(w)](std::error_code ec) mutable {
+        if (ec || w->member == nullptr) return;
+        w->member->on_readable();
+        if (w->member != nullptr) wait_alone(std::move(w));
+    });
 }
 
 // Takes what is ready, 64 events at most: whatever remains keeps the set

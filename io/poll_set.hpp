@@ -42,6 +42,8 @@ class poll_set : public asio::execution_context::service {
 public:
     using key_type = poll_set;
     static asio::execution_context::id id;
+    /// A descriptor of the context's own executor type (no type erasure).
+    using descriptor = asio::posix::basic_stream_descriptor<asio::io_context::executor_type>;
 
     explicit poll_set(asio::io_context& io);
     poll_set(const poll_set&) = delete;
@@ -73,7 +75,7 @@ private:
     static void wait_alone(std::shared_ptr<own_wait> w);
 
     asio::io_context& io_;
-    asio::posix::stream_descriptor epoll_;
+    descriptor epoll_;
     std::array<epoll_event, 64> events_{}; ///< the wake-up's events, [next_, taken_) undelivered
     std::size_t taken_ = 0;
     std::size_t next_ = 0;
