@@ -48,6 +48,18 @@ struct reader final : poll_member {
     }
 };
 
+/// Two socket pairs and a reader of each.
+struct two_pairs {
+    pair a;
+    pair b;
+    reader ra;
+    reader rb;
+    two_pairs() {
+        ra.fd = a.out.get();
+        rb.fd = b.out.get();
+    }
+};
+
 /// Members that take the own waits first, idle, so that the members a test
 /// joins next go to the epoll set; they leave with leave_all().
 struct crowd {
@@ -109,12 +121,8 @@ TEST_CASE_METHOD(fixture, "a member is told when its descriptor turns readable, 
 }
 
 TEST_CASE_METHOD(fixture, "a member that left is not told of events already taken", "[poll_set]") {
-    pair a;
-    pair b;
-    reader ra;
-    reader rb;
-    ra.fd = a.out.get();
-    rb.fd = b.out.get();
+    two_pairs t;
+    auto& [a, b, ra, rb] = t;
     REQUIRE_FALSE(polls.join(a.out.get(), ra));
     REQUIRE_FALSE(polls.join(b.out.get(), rb));
     check_kind();
@@ -137,12 +145,8 @@ TEST_CASE_METHOD(fixture, "a member that left is not told of events already take
 }
 
 TEST_CASE_METHOD(fixture, "a member joining after the last one left is watched", "[poll_set]") {
-    pair a;
-    pair b;
-    reader ra;
-    reader rb;
-    ra.fd = a.out.get();
-    rb.fd = b.out.get();
+    two_pairs t;
+    auto& [a, b, ra, rb] = t;
     REQUIRE_FALSE(polls.join(a.out.get(), ra));
     // The set empties (its wait is cancelled) and gets a member again before
     // the cancellation is delivered: the wait must come back.
