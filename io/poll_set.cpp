@@ -1,5 +1,7 @@
 #include "io/poll_set.hpp"
 
+#include "io/portable_error.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <unistd.h>
@@ -39,7 +41,7 @@ std::error_code poll_set::join(int fd, poll_member& m) {
         auto w = std::make_shared<own_wait>(own_wait{&m, descriptor(io_.get_executor())});
         std::error_code ec;
         w->descriptor.assign(fd, ec);
-        if (ec) return ec;
+        if (ec) return portable(ec); // as the epoll set's errors: std's system category
         own_.push_back(w);
         wait_alone(std::move(w));
         return {};

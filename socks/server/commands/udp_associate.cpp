@@ -16,7 +16,7 @@ namespace {
 constexpr int socket_buffer = 4 << 20;
 
 std::error_code last_error() {
-    return io::portable({errno, std::system_category()});
+    return {errno, std::system_category()};
 }
 
 // A non-blocking UDP socket of `family` bound to `at` (port 0: any), its
@@ -83,7 +83,7 @@ io::task<void> run_udp_associate(session& s) {
     if (!ec) ec = open_relay(sockets.relay, local.address());
     if (!ec) ec = open_upstream(sockets.upstream, sockets.upstream_family);
     if (!ec) ec = bound_to(sockets.relay, at);
-    if (ec) co_return co_await s.refuse(ec);
+    if (ec) co_return co_await s.refuse(io::portable(ec)); // local/remote_endpoint: Asio's category
     if (!co_await s.reply(proto::reply_code::succeeded, to_proto(at.address, at.port)))
         co_return s.finish();
     s.hand_over(std::move(sockets), remote.address(),
