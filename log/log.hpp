@@ -14,6 +14,8 @@
 namespace weir::log {
 
 enum class level { debug, info, warn, error };
+/// How lines look: `text` (timestamp, level, message) or `json` (one object a line).
+enum class format { text, json };
 
 /// Lines below this level are dropped (default: info).
 void set_level(level l) noexcept;

@@ -20,6 +20,8 @@ struct config {
     std::chrono::steady_clock::duration connect_timeout = std::chrono::seconds(10);
     /// BIND: how long the listening socket waits for the peer, after the first reply.
     std::chrono::steady_clock::duration bind_timeout = std::chrono::seconds(60);
+    /// SIGTERM/SIGINT: how long sessions in flight may go on once accepting stopped.
+    std::chrono::steady_clock::duration drain_timeout = std::chrono::seconds(30);
     std::size_t resolver_threads = 8;  ///< concurrent getaddrinfo calls
     std::size_t resolver_queue = 4096; ///< lookups waiting beyond that fail with 0x01
     std::size_t auth_threads = 2;      ///< concurrent Argon2id verifications (64 MiB each)
