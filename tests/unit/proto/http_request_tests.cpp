@@ -137,7 +137,7 @@ TEST_CASE("Values lose their surrounding whitespace, keep what is inside", "[htt
                        "field X-Empty: ", "field X-Blank: ", "field x-obs-text: caf\xc3\xa9"});
 }
 
-TEST_CASE("An HTTP/1.0 request needs no Host; an incomplete head needs data", "[http]") {
+TEST_CASE("An HTTP/1.0 request needs no Host, an incomplete head needs data", "[http]") {
     CHECK(drive(defaults, {ascii("GET / HTTP/1.0\r\n\r\n")}) ==
           std::vector<std::string>{"request GET / HTTP/1.0"});
     CHECK(drive(defaults, {ascii("GET / HTTP/1.0\r\n\r")}) ==
