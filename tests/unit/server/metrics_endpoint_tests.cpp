@@ -120,6 +120,13 @@ public:
         }
     }
 
+    // One recv(2): its result, or -errno.
+    long recv_once() {
+        char buf[64];
+        const auto n = ::recv(fd_, buf, sizeof buf, 0);
+        return n < 0 ? -errno : n;
+    }
+
 private:
     int fd_;
     int error_ = 0;
@@ -223,6 +230,24 @@ TEST_CASE("A malformed head is answered with the parser's status and reason", "[
     CHECK(ask(ep.port(),
               "GET /metrics HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(20 * 1024, 'x') +
                   "\r\n\r\n") == plain("431 Request Header Fields Too Large", "head too large\n"));
+}
+
+TEST_CASE("After the response the endpoint reads on until the client closes, without a reset",
+          "[metrics]") {
+    running_endpoint ep(metrics_options{.timeout = 60s});
+    client c(ep.port());
+    REQUIRE(c.connect_error() == 0);
+    REQUIRE(c.send("GET /healthz HTTP/1.0\r\n\r\n"));
+    CHECK(c.read_all() == plain("200 OK", "ok\n"));
+    // Bytes sent after the response are read and dropped: a socket closed
+    // would answer them with a reset, and the next send would fail (EPIPE).
+    // The pauses give a wrongly closed socket time to show it; a right one
+    // passes however long they are.
+    std::this_thread::sleep_for(100ms);
+    REQUIRE(c.send("more"));
+    std::this_thread::sleep_for(100ms);
+    CHECK(c.send("and more"));
+    CHECK(c.recv_once() == 0);
 }
 
 TEST_CASE("A handler that throws is answered with 500", "[metrics]") {
