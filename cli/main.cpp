@@ -4,6 +4,7 @@
 #include "cli/options.hpp"
 #include "cli/passwd.hpp"
 #include "cli/run_as.hpp"
+#include "io/file_watch.hpp"
 #include "log/log.hpp"
 #include "socks/server/server.hpp"
 
@@ -15,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <sys/resource.h>
+#include <vector>
 
 #include <asio/signal_set.hpp>
 #include <sodium.h>
@@ -134,6 +136,27 @@ int serve(cli::options& opts) {
         hup.async_wait(on_hup);
     };
     hup.async_wait(on_hup);
+    // The users and rules files also reload by themselves when they change on disk.
+    std::vector<std::filesystem::path> files;
+    if (opts.users_file) files.emplace_back(*opts.users_file);
+    if (opts.access.rules_file) files.push_back(*opts.access.rules_file);
+    std::optional<io::file_watch> watch;
+    if (!files.empty()) {
+        watch.emplace(srv.main_context(), files,
+                      [&](const std::vector<std::filesystem::path>& changed) {
+                          for (const auto& f : changed) {
+                              const bool users =
+                                  opts.users_file && f == std::filesystem::path(*opts.users_file);
+                              log::info("reload: {} {} changed",
+                                        users ? "users file" : "rules file", f.string());
+                          }
+                          reload(opts, verifier.get(), srv);
+                      });
+        if (watch->error())
+            log::warn("cannot watch the users and rules files for changes ({}): only SIGHUP "
+                      "reloads them",
+                      watch->error().message());
+    }
     srv.run();
     log::info("stopped");
     return 0;
