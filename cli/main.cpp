@@ -6,11 +6,13 @@
 #include "cli/run_as.hpp"
 #include "io/file_watch.hpp"
 #include "log/log.hpp"
+#include "socks/server/metrics_endpoint.hpp"
 #include "socks/server/server.hpp"
 
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include <asio/signal_set.hpp>
+#include <fmt/core.h>
 #include <sodium.h>
 
 namespace {
@@ -72,10 +75,25 @@ void reload(const cli::options& opts, auth::verifier* verifier, server::server& 
         const auto rules = checked_rules(opts);
         srv.set_access(rules, opts.access); // refuses rules naming no listener, changing nothing
         if (users) verifier->replace_users(users);
-        log::info("reload: {} user(s), {} rule(s)", users ? users->size() : 0, rules.size());
+        const std::uint64_t user_count = users ? users->size() : 0;
+        log::event(log::level::info, "reload",
+                   {{"users", user_count}, {"rules", std::uint64_t{rules.size()}}},
+                   fmt::format("reload: {} user(s), {} rule(s)", user_count, rules.size()));
     } catch (const std::exception& e) {
-        log::error("reload failed, keeping the running configuration: {}", e.what());
+        log::event(log::level::error, "reload_failed", {{"error", std::string_view(e.what())}},
+                   fmt::format("reload failed, keeping the running configuration: {}", e.what()));
     }
+}
+
+// --metrics HOST:PORT (its form checked by cli/options) as an endpoint;
+// `localhost` is 127.0.0.1.
+asio::ip::tcp::endpoint metrics_endpoint_of(const std::string& host_port) {
+    const auto colon = host_port.rfind(':');
+    auto host = host_port.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (host == "localhost") host = "127.0.0.1";
+    const auto port = static_cast<std::uint16_t>(std::stoul(host_port.substr(colon + 1)));
+    return {asio::ip::make_address(host), port};
 }
 
 bool needs_password(const server::config& cfg) {
@@ -114,6 +132,20 @@ int serve(cli::options& opts) {
     if (opts.config.max_sessions == 0) opts.config.max_sessions = sessions_for(nofile);
     server::server srv(opts.config, verifier);
     srv.bind();
+    // Bound before privileges are dropped, destroyed before the server.
+    std::optional<server::metrics_endpoint> metrics;
+    if (opts.metrics) {
+        metrics.emplace(
+            srv.main_context(), metrics_endpoint_of(*opts.metrics),
+            server::metrics_handlers{[&srv] { return server::metrics::exposition(srv.gauges()); },
+                                     [&srv] { return !srv.draining(); }});
+        const auto at = metrics->local_endpoint();
+        const auto host =
+            at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string();
+        const auto url = fmt::format("http://{}:{}/metrics", host, at.port());
+        log::event(log::level::info, "metrics", {{"url", url}},
+                   fmt::format("metrics on {} and /healthz", url));
+    }
     srv.set_access(rules, opts.access);
     if (run_as) {
         try {
@@ -123,12 +155,21 @@ int serve(cli::options& opts) {
         }
         log::info("running as {} (uid {}, gid {})", run_as->spec, run_as->uid, run_as->gid);
     }
+    // The first SIGTERM or SIGINT drains; a second one exits at once.
     asio::signal_set stop_signals(srv.main_context(), SIGINT, SIGTERM);
-    stop_signals.async_wait([&srv](std::error_code ec, int signo) {
+    std::function<void(std::error_code, int)> on_stop = [&](std::error_code ec, int signo) {
         if (ec) return;
-        log::info("signal {}: stopping", signo);
-        srv.stop();
-    });
+        if (srv.draining()) {
+            log::event(log::level::info, "exit", {{"signal", std::uint64_t(signo)}},
+                       fmt::format("signal {} during the drain: exiting now", signo));
+            std::_Exit(128 + signo);
+        }
+        log::event(log::level::info, "signal", {{"signal", std::uint64_t(signo)}},
+                   fmt::format("signal {}: draining", signo));
+        srv.drain();
+        stop_signals.async_wait(on_stop);
+    };
+    stop_signals.async_wait(on_stop);
     asio::signal_set hup(srv.main_context(), SIGHUP);
     std::function<void(std::error_code, int)> on_hup = [&](std::error_code ec, int) {
         if (ec) return;
@@ -158,7 +199,7 @@ int serve(cli::options& opts) {
                       watch->error().message());
     }
     srv.run();
-    log::info("stopped");
+    log::event(log::level::info, "shutdown", {}, "stopped");
     return 0;
 }
 
@@ -173,6 +214,7 @@ int main(int argc, char** argv) {
     }
     if (opts.passwd_name) return cli::run_passwd(*opts.passwd_name);
     log::set_level(opts.log_level);
+    log::set_format(opts.log_format);
     // A peer that closes while we splice or write must give EPIPE, not kill us.
     std::signal(SIGPIPE, SIG_IGN);
     try {

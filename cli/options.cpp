@@ -28,7 +28,8 @@ struct raw_options {
     std::vector<std::string> listen;
     std::string relay = "splice";
     std::string level = "info";
-    double handshake = 10, connect = 10, bind = 60, idle = 3600, block_for = 600;
+    std::string format = "text";
+    double drain = 30, handshake = 10, connect = 10, bind = 60, idle = 3600, block_for = 600;
     std::size_t threads = 0;
     bool no_throttle = false;
 };
@@ -76,6 +77,12 @@ void add_timeouts(CLI::App& app, raw_options& raw) {
                    "Seconds a BIND waits for its peer to connect, after the first reply")
         ->envname("WEIR_BIND_TIMEOUT")
         ->check(CLI::Range(0.001, 86400.0))
+        ->capture_default_str();
+    app.add_option("--drain-timeout", raw.drain,
+                   "Seconds sessions in flight may go on after SIGTERM or SIGINT before they are "
+                   "closed (0: close them at once)")
+        ->envname("WEIR_DRAIN_TIMEOUT")
+        ->check(CLI::Range(0.0, 86400.0))
         ->capture_default_str();
     app.add_option("--idle-timeout", raw.idle,
                    "Seconds a relayed connection may stay silent both ways (0: never)")
@@ -148,6 +155,17 @@ void add_access_options(CLI::App& app, options& out, raw_options& raw) {
         ->envname("WEIR_LOG_LEVEL")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
         ->capture_default_str();
+    app.add_option("--log-format", raw.format, "text, or json (one object a line)")
+        ->envname("WEIR_LOG_FORMAT")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    app.add_option("--metrics", out.metrics,
+                   "HOST:PORT to serve Prometheus metrics (/metrics) and /healthz on (off by "
+                   "default; loopback only unless --metrics-allow-remote)")
+        ->envname("WEIR_METRICS");
+    app.add_flag("--metrics-allow-remote", out.metrics_allow_remote,
+                 "Let --metrics listen on an address other hosts can reach")
+        ->envname("WEIR_METRICS_ALLOW_REMOTE");
 }
 
 // Converts what CLI11 parsed into the configuration.
@@ -163,11 +181,13 @@ void apply(const raw_options& raw, options& out) {
     cfg.handshake_timeout = seconds(raw.handshake);
     cfg.connect_timeout = seconds(raw.connect);
     cfg.bind_timeout = seconds(raw.bind);
+    cfg.drain_timeout = seconds(raw.drain);
     cfg.relay.idle_timeout = seconds(raw.idle);
     cfg.throttle_logins = !raw.no_throttle;
     cfg.throttle.block_for = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::duration<double>(raw.block_for));
     out.log_level = parse_level(raw.level);
+    out.log_format = raw.format == "json" ? log::format::json : log::format::text;
 }
 
 } // namespace

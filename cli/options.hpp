@@ -16,8 +16,8 @@ struct options {
     std::optional<std::string> users_file;
     log::level log_level = log::level::info;
     log::format log_format = log::format::text;
-    std::optional<std::string> metrics; ///< HOST:PORT of the metrics endpoint
-    bool metrics_allow_remote = false;  ///< the endpoint may listen on a non-loopback address
+    std::optional<std::string> metrics;     ///< HOST:PORT of the metrics endpoint
+    bool metrics_allow_remote = false;      ///< the endpoint may listen on a non-loopback address
     std::optional<std::string> passwd_name; ///< set for `weir passwd NAME`
     std::optional<std::string> run_as;      ///< USER[:GROUP] to become after binding
 };

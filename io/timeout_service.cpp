@@ -91,6 +91,19 @@ void timeout_service::arm(clock::time_point when) {
     });
 }
 
+void timeout_service::expire_all() {
+    const auto now = clock::now();
+    for (std::size_t i = 1; i < lists_.size(); ++i) {
+        // A node restarted by on_timeout() goes to the end with a later start.
+        while (lists_[i].oldest != nullptr && lists_[i].oldest->since_ <= now) {
+            auto& n = *lists_[i].oldest;
+            unlink(n);
+            n.on_timeout(); // may start, cancel or destroy nodes, this one too
+        }
+    }
+    disarm_if_idle();
+}
+
 // Expires every node whose period has passed, then waits for the next one.
 void timeout_service::sweep() {
     const auto now = clock::now();

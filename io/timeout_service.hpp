@@ -66,6 +66,11 @@ public:
     /// Stops `n`'s timeout (no-op when not timing). Call before destroying `n`.
     void cancel(timeout_node& n) noexcept;
 
+    /// Expires every node timing now, as if its time had passed (the server
+    /// closing what a drain left). Nodes started again by an on_timeout() run
+    /// their new period.
+    void expire_all();
+
     /// Whether the timer stays armed when the last timeout stops, instead of
     /// being cancelled: it then fires once, at the time it was set for, finds
     /// nothing and is not set again. Sessions that come one at a time then set

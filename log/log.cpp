@@ -13,6 +13,7 @@ namespace weir::log {
 namespace {
 
 std::atomic<level> min_level{level::info};
+std::atomic<format> line_format{format::text};
 
 constexpr std::string_view name_of(level l) noexcept {
     switch (l) {
@@ -28,9 +29,13 @@ constexpr std::string_view name_of(level l) noexcept {
     return "?";
 }
 
-// "2026-11-28T04:49:40.123Z info " into `line`. The calendar part is made
+bool json() noexcept {
+    return line_format.load(std::memory_order_relaxed) == format::json;
+}
+
+// "2026-11-28T04:49:40.123Z" into `line`. The calendar part is made
 // once a second per thread: gmtime_r and strftime cost more than the rest.
-void start_line(fmt::memory_buffer& line, level l) {
+void stamp_line(fmt::memory_buffer& line) {
     using namespace std::chrono;
     thread_local std::time_t stamped = -1;
     thread_local char stamp[32];
@@ -44,8 +49,52 @@ void start_line(fmt::memory_buffer& line, level l) {
         stamp_len = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
         stamped = secs;
     }
-    fmt::format_to(std::back_inserter(line), "{}.{:03}Z {} ", std::string_view(stamp, stamp_len),
-                   millis, name_of(l));
+    fmt::format_to(std::back_inserter(line), "{}.{:03}Z", std::string_view(stamp, stamp_len),
+                   millis);
+}
+
+// "2026-11-28T04:49:40.123Z info " into `line`.
+void start_line(fmt::memory_buffer& line, level l) {
+    stamp_line(line);
+    line.push_back(' ');
+    line.append(name_of(l));
+    line.push_back(' ');
+}
+
+// A JSON string: quotes, backslashes and every byte outside printable ASCII
+// escaped (\u00XX: a byte a client sent is not assumed to be UTF-8).
+void json_string(fmt::memory_buffer& line, std::string_view s) {
+    line.push_back('"');
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            line.push_back('\\');
+            line.push_back(c);
+        } else if (u < 0x20 || u >= 0x7f) {
+            fmt::format_to(std::back_inserter(line), "\\u{:04x}", u);
+        } else {
+            line.push_back(c);
+        }
+    }
+    line.push_back('"');
+}
+
+// {"timestamp":"...","level":"...","event":"<name>"
+void start_object(fmt::memory_buffer& line, level l, std::string_view name) {
+    line.append(std::string_view(R"({"timestamp":")"));
+    stamp_line(line);
+    line.append(std::string_view(R"(","level":")"));
+    line.append(name_of(l));
+    line.append(std::string_view(R"(","event":)"));
+    json_string(line, name);
+}
+
+void end_object(fmt::memory_buffer& line, std::string_view message) {
+    if (!message.empty()) {
+        line.append(std::string_view(R"(,"message":)"));
+        json_string(line, message);
+    }
+    line.append(std::string_view("}\n"));
 }
 
 void write_line(const fmt::memory_buffer& line) {
@@ -69,19 +118,58 @@ bool enabled(level l) noexcept {
     return l >= min_level.load(std::memory_order_relaxed);
 }
 
+void set_format(format f) noexcept {
+    line_format.store(f, std::memory_order_relaxed);
+}
+
+format current_format() noexcept {
+    return line_format.load(std::memory_order_relaxed);
+}
+
 void write(level l, std::string_view message) {
     fmt::memory_buffer line;
+    if (json()) {
+        start_object(line, l, "log");
+        end_object(line, message);
+    } else {
+        start_line(line, l);
+        line.append(message);
+        line.push_back('\n');
+    }
+    write_line(line);
+}
+
+void vwrite(level l, fmt::string_view f, fmt::format_args args) {
+    if (json()) return write(l, fmt::vformat(f, args));
+    fmt::memory_buffer line;
     start_line(line, l);
-    line.append(message);
+    fmt::vformat_to(std::back_inserter(line), f, args);
     line.push_back('\n');
     write_line(line);
 }
 
-void vwrite(level l, fmt::string_view format, fmt::format_args args) {
+void event(level l, std::string_view name, std::span<const field> fields,
+           std::string_view message) {
+    if (!enabled(l)) return;
+    if (!json()) return write(l, message);
     fmt::memory_buffer line;
-    start_line(line, l);
-    fmt::vformat_to(std::back_inserter(line), format, args);
-    line.push_back('\n');
+    start_object(line, l, name);
+    for (const auto& f : fields) {
+        const auto* text = std::get_if<std::string_view>(&f.value);
+        if (text != nullptr && text->empty()) continue;
+        line.push_back(',');
+        json_string(line, f.key);
+        line.push_back(':');
+        if (const auto* s = std::get_if<std::string_view>(&f.value))
+            json_string(line, *s);
+        else if (const auto* n = std::get_if<std::uint64_t>(&f.value))
+            fmt::format_to(std::back_inserter(line), "{}", *n);
+        else if (const auto* d = std::get_if<double>(&f.value))
+            fmt::format_to(std::back_inserter(line), "{:.3f}", *d);
+        else
+            line.append(std::string_view(std::get<bool>(f.value) ? "true" : "false"));
+    }
+    end_object(line, message);
     write_line(line);
 }
 

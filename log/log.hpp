@@ -3,11 +3,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 
 #include <fmt/core.h>
 
@@ -20,9 +23,29 @@ enum class format { text, json };
 /// Lines below this level are dropped (default: info).
 void set_level(level l) noexcept;
 bool enabled(level l) noexcept;
+/// How lines are written from now on (default: text).
+void set_format(format f) noexcept;
+format current_format() noexcept;
+
+/// One field of an event: a key (a stable name, [a-z_]) and a value.
+struct field {
+    std::string_view key;
+    std::variant<std::string_view, std::uint64_t, double, bool> value;
+};
+
+/// Writes an event. Text: "<timestamp> <level> <message>". JSON: one object,
+/// {"timestamp":..., "level":..., "event": name, the fields in order,
+/// "message": message}, strings escaped for JSON; a field or message whose
+/// text is empty is left out.
+void event(level l, std::string_view name, std::span<const field> fields, std::string_view message);
+inline void event(level l, std::string_view name, std::initializer_list<field> fields,
+                  std::string_view message) {
+    event(l, name, std::span<const field>(fields.begin(), fields.size()), message);
+}
 
 /// Writes one line "2026-11-28T04:49:40.123Z info <message>" to stderr with a
-/// single write(2), so lines from different threads never interleave.
+/// single write(2), so lines from different threads never interleave (in
+/// JSON: an event "log" with the message).
 void write(level l, std::string_view message);
 /// The same, the message formatted straight into the line.
 void vwrite(level l, fmt::string_view format, fmt::format_args args);

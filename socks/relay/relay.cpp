@@ -2,6 +2,7 @@
 
 #include "socks/relay/buffer_pool.hpp"
 #include "socks/relay/pipe_pool.hpp"
+#include "socks/relay/relay_service.hpp"
 
 namespace weir::relay {
 
@@ -17,6 +18,10 @@ pool_stats local_pool_stats() {
     stats.buffers_made = buffers.made();
     stats.pipe_bytes = detail::pipe_pool::process_bytes();
     return stats;
+}
+
+void stop_relays(asio::io_context& io) {
+    detail::relay_service::of(io.get_executor()).drain_all();
 }
 
 void trim_local_pools() {

@@ -52,6 +52,10 @@ struct pool_stats {
 /// Counters of the calling thread's pools.
 pool_stats local_pool_stats();
 
+/// Stops every relay running on `io` (call on its thread): each completes
+/// soon after, with `drained` in its stats, its bytes so far counted.
+void stop_relays(asio::io_context& io);
+
 /// Closes the calling thread's spare pipes, frees its spare buffers and forgets
 /// a recent refusal to make pipes.
 void trim_local_pools();

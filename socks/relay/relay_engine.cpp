@@ -173,6 +173,11 @@ void relay_engine::on_timeout() {
     stop({});
 }
 
+void relay_engine::drain() {
+    if (!stopped_) stats_.drained = true;
+    stop({});
+}
+
 void relay_engine::stop(const std::error_code& ec) {
     if (ec && !stats_.error) stats_.error = ec;
     if (stopped_) return;

@@ -33,6 +33,8 @@ public:
     void start(asio::cancellation_slot outer);
     /// Ends the relay: records `ec` if it is the first error and cancels every wait.
     void stop(const std::error_code& ec);
+    /// Ends the relay because its owner closes everything (stats say `drained`).
+    void drain();
 
     io::tcp_socket::executor_type socket_executor() noexcept { return client_.get_executor(); }
 

@@ -52,6 +52,7 @@ struct relay_stats {
     std::uint64_t target_to_client = 0;
     std::error_code error;     ///< first error that ended the relay (EOF both ways is not one)
     bool idle_timeout = false; ///< ended because both directions were idle too long
+    bool drained = false;      ///< ended by stop_relays() (the server closing what a drain left)
     bool spliced = false;      ///< the splice relay ran (its bursts copy when no pipe is free)
 };
 

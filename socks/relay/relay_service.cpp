@@ -24,6 +24,12 @@ void relay_service::remove(relay_engine& r) noexcept {
     r.prev_ = r.next_ = nullptr;
 }
 
+void relay_service::drain_all() noexcept {
+    // stop() only cancels waits: the relays leave the list when they complete.
+    for (auto* r = first_; r != nullptr; r = r->next_)
+        r->drain();
+}
+
 void relay_service::shutdown() {
     // The context is going away with these relays' waits: destroy them
     // (closing their sockets) without calling their handlers.

@@ -24,6 +24,8 @@ public:
 
     void add(relay_engine& r) noexcept;
     void remove(relay_engine& r) noexcept;
+    /// Stops every running relay (each completes later, its stats `drained`).
+    void drain_all() noexcept;
 
 private:
     void shutdown() override;

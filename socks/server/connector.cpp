@@ -2,6 +2,7 @@
 
 #include "io/portable_error.hpp"
 #include "io/task.hpp"
+#include "log/log.hpp"
 #include "socks/server/address_conversion.hpp"
 #include "socks/server/resolver.hpp"
 
@@ -41,7 +42,8 @@ io::task<std::error_code> connect_one(io::tcp_socket& out, const tcp::endpoint& 
 
 io::task<std::error_code> connect_target(io::tcp_socket& out, const proto::address& target,
                                          lookup_queue lookups, io::deadline& dl,
-                                         const address_filter& allowed) {
+                                         const address_filter& allowed,
+                                         tcp::endpoint* connected_to) {
     std::vector<tcp::endpoint> endpoints;
     if (const auto literal = to_endpoint(target)) {
         endpoints.push_back(*literal); // a literal address needs no lookup
@@ -61,7 +63,14 @@ io::task<std::error_code> connect_target(io::tcp_socket& out, const proto::addre
             break;
         }
         ec = co_await connect_one(out, ep, dl);
-        if (!ec || ec == std::errc::operation_canceled) break;
+        if (log::enabled(log::level::debug))
+            log::debug("connect {}: tried {}: {}", log::printable(proto::to_string(target)),
+                       proto::to_string(to_proto(ep)), ec ? ec.message() : "connected");
+        if (!ec) {
+            if (connected_to != nullptr) *connected_to = ep;
+            break;
+        }
+        if (ec == std::errc::operation_canceled) break;
     }
     if (ec) {
         std::error_code ignored;

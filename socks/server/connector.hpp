@@ -31,8 +31,10 @@ struct lookup_queue {
 /// one answers (errc::not_allowed when it accepts none). The caller's deadline `dl` bounds it: when
 /// it passes, the step stops at once with operation_canceled. On failure `out` is closed and the
 /// error of the last attempt is returned (errc::host_not_found when the name did not resolve).
+/// On success `*connected_to`, when given, is the address that answered.
 io::task<std::error_code> connect_target(io::tcp_socket& out, const proto::address& target,
                                          lookup_queue lookups, io::deadline& dl,
-                                         const address_filter& allowed);
+                                         const address_filter& allowed,
+                                         asio::ip::tcp::endpoint* connected_to = nullptr);
 
 } // namespace weir::server

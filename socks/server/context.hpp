@@ -7,6 +7,8 @@
 #include "socks/server/login_throttle.hpp"
 #include "socks/server/offload_pool.hpp"
 
+#include <atomic>
+
 namespace weir::server {
 
 /// What every session shares; read-only once the server runs (the pools
@@ -19,6 +21,9 @@ struct server_context {
     login_throttle* throttle; ///< null when throttling is off
     access_table& access;     ///< the rules, per listener
     host_addresses& hosts;    ///< this host's addresses, for the guard
+    /// Set when a drain's time is up and the server closes what is left:
+    /// sessions ending then are logged with end=drain.
+    const std::atomic<bool>& closing;
 };
 
 } // namespace weir::server

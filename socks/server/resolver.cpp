@@ -1,6 +1,7 @@
 #include "socks/server/resolver.hpp"
 
 #include "io/task.hpp"
+#include "socks/server/metrics.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -45,7 +46,9 @@ resolve_result resolve_blocking(const std::string& host, std::uint16_t port) {
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
     addrinfo* list = nullptr;
+    const auto start = std::chrono::steady_clock::now();
     const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &list);
+    metrics::resolved(std::chrono::steady_clock::now() - start, rc == 0 && list != nullptr);
     resolve_result result;
     if (rc != 0 || list == nullptr) {
         result.error = proto::errc::host_not_found;

@@ -3,7 +3,9 @@
 #include "io/task.hpp"
 #include "io/timeout_service.hpp"
 #include "log/log.hpp"
+#include "socks/relay/relay.hpp"
 #include "socks/relay/shortage_log.hpp"
+#include "socks/server/metrics.hpp"
 #include "socks/server/session.hpp"
 
 #include <chrono>
@@ -13,6 +15,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/error.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <fmt/core.h>
 
@@ -69,8 +72,12 @@ server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
            verifier_.get(),
            cfg_.throttle_logins ? &throttle_ : nullptr,
            access_,
-           hosts_} {
-    cfg_.relay.on_pipe_shortage = relay::log_pipe_shortage;
+           hosts_,
+           closing_} {
+    cfg_.relay.on_pipe_shortage = [](const relay::pipe_shortage& s) noexcept {
+        metrics::pipe_shortage(s.why);
+        relay::log_pipe_shortage(s);
+    };
     const auto n = thread_count(cfg_.threads);
     for (std::size_t i = 0; i < n; ++i) {
         contexts_.push_back(std::make_unique<asio::io_context>(1));
@@ -83,6 +90,7 @@ server::server(config cfg, std::shared_ptr<auth::verifier> verifier)
 
 server::~server() {
     stop();
+    drain_timer_.reset(); // before its context goes
     hosts_.stop();
     // Workers post results to the contexts: join them before the contexts go.
     resolver_pool_.stop();
@@ -124,6 +132,7 @@ void server::bind() {
         for (auto& a : l->acceptors)
             asio::co_spawn(a.get_executor(), accept_loop(*l, a), log_exception);
     hosts_.watch(main_context());
+    metrics::configure(urls());
 }
 
 io::task<void> server::accept_loop(listener& l, listen_socket& a) {
@@ -152,14 +161,18 @@ std::optional<accepted> server::admit(io::tcp_socket socket, const tcp::endpoint
                                       const listener& l) {
     auto key = client_key(remote.address());
     if (ctx_.throttle != nullptr && ctx_.throttle->blocked(key)) {
+        metrics::blocked_at_door();
         note_refusal(l, "client blocked after repeated failed logins");
         return std::nullopt;
     }
     admission::ticket ticket;
     std::string shed_from; // the client whose oldest handshake made room, if any
-    switch (admission_.admit(key, socket.native_handle(), ticket, &shed_from)) {
+    const auto verdict = admission_.admit(key, socket.native_handle(), ticket, &shed_from);
+    metrics::refused_at_door(verdict);
+    switch (verdict) {
     case refusal::none:
         if (!shed_from.empty()) note_shed(shed_from);
+        metrics::accepted(l.info.index);
         return accepted{std::move(socket), remote, std::move(ticket)};
     case refusal::sessions:
         note_refusal(l, "--max-sessions reached");
@@ -187,6 +200,7 @@ void server::note_refusal(const listener& l, std::string_view why) {
 // Counts a handshake shed to make room for another client's; logs at most one
 // line per 10 seconds. `victim` is a client key (an address), nothing secret.
 void server::note_shed(std::string_view victim) {
+    metrics::shed();
     if (const auto line = sheds_.count())
         log::warn("shed {} handshake(s) of the clients holding the most (latest: {}); {} shed "
                   "since start",
@@ -197,7 +211,10 @@ void server::run() {
     // Logged only now, when everything is ready (privileges dropped, signals
     // handled): scripts and tests take these lines as "ready".
     for (const auto& l : listeners_)
-        log::info("listening on {} (auth={})", l->info.url, to_string(l->info.spec.auth));
+        log::event(
+            log::level::info, "listening",
+            {{"url", l->info.url}, {"auth", to_string(l->info.spec.auth)}},
+            fmt::format("listening on {} (auth={})", l->info.url, to_string(l->info.spec.auth)));
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < contexts_.size(); ++i)
         threads.emplace_back([this, i] { contexts_[i]->run(); });
@@ -212,6 +229,89 @@ void server::stop() {
         g.reset();
     for (auto& c : contexts_)
         c->stop();
+}
+
+void server::drain() {
+    if (draining_.exchange(true) || stopped_) return;
+    drain_until_ = std::chrono::steady_clock::now() + cfg_.drain_timeout;
+    drain_timer_.emplace(main_context());
+    // Closed on their own threads (a load balancer's next health check
+    // fails); the last to close says so and starts watching the sessions.
+    auto open = std::make_shared<std::atomic<std::size_t>>(1);
+    auto closed = [this, open] {
+        if (open->fetch_sub(1) != 1) return;
+        using std::chrono::duration_cast;
+        using std::chrono::milliseconds;
+        const auto ms = duration_cast<milliseconds>(cfg_.drain_timeout).count();
+        const auto in_flight = admission_.sessions();
+        log::event(log::level::info, "drain",
+                   {{"phase", std::string_view("started")},
+                    {"sessions", std::uint64_t{in_flight}},
+                    {"timeout", static_cast<double>(ms) / 1000.0}},
+                   fmt::format("drain: stopped accepting; {} session(s) in flight, waiting up to "
+                               "{}.{:03}s",
+                               in_flight, ms / 1000, ms % 1000));
+        asio::post(main_context(), [this] { watch_drain(); });
+    };
+    for (auto& l : listeners_)
+        for (auto& a : l->acceptors) {
+            open->fetch_add(1);
+            asio::post(a.get_executor(), [&a, closed] {
+                std::error_code ignored;
+                a.close(ignored);
+                closed();
+            });
+        }
+    closed();
+}
+
+// Looks every 50 ms whether the sessions are gone (the admission count is
+// the one place that knows them all), and whether the time is up.
+void server::watch_drain() {
+    const auto now = std::chrono::steady_clock::now();
+    if (admission_.sessions() == 0) {
+        const std::string_view how = closing_ ? "closed the rest" : "every session ended";
+        log::event(log::level::info, "drain", {{"phase", std::string_view("done")}},
+                   fmt::format("drain: {}", how));
+        return stop();
+    }
+    if (now >= drain_until_) {
+        if (closing_) {
+            log::warn("drain: {} session(s) did not close; stopping", admission_.sessions());
+            return stop();
+        }
+        close_the_rest();
+        drain_until_ = now + std::chrono::seconds(5);
+    }
+    drain_timer_->expires_after(std::chrono::milliseconds(50));
+    drain_timer_->async_wait([this](std::error_code ec) {
+        if (!ec && !stopped_) watch_drain();
+    });
+}
+
+// The drain's time is up: every thread ends its relays, UDP associations and
+// sessions still negotiating (their deadlines expire now).
+void server::close_the_rest() {
+    closing_ = true;
+    const auto open = admission_.sessions();
+    log::event(log::level::info, "drain",
+               {{"phase", std::string_view("closing")}, {"sessions", std::uint64_t{open}}},
+               fmt::format("drain: closing {} session(s) still open", open));
+    for (auto& c : contexts_)
+        asio::post(*c, [&io = *c] {
+            relay::stop_relays(io);
+            end_udp_associations();
+            io::timeout_service::of(io.get_executor()).expire_all();
+        });
+}
+
+metrics::gauges server::gauges() const {
+    metrics::gauges g;
+    g.sessions = admission_.sessions();
+    g.handshakes = admission_.handshakes();
+    g.pipe_bytes = relay::local_pool_stats().pipe_bytes; // process-wide
+    g.draining = draining();
+    return g;
 }
 
 void server::set_access(const std::vector<auth::rule>& rules, const access_config& cfg) {

@@ -8,6 +8,7 @@
 #include "socks/server/config.hpp"
 #include "socks/server/context.hpp"
 #include "socks/server/listener.hpp"
+#include "socks/server/metrics.hpp"
 #include "socks/server/offload_pool.hpp"
 
 #include <atomic>
@@ -21,6 +22,7 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 namespace weir::server {
 
@@ -53,6 +55,15 @@ public:
     void set_access(const std::vector<auth::rule>& rules, const access_config& cfg);
     /// Stops accepting and ends all sessions; safe from any thread.
     void stop();
+    /// The graceful stop (SIGTERM): closes the listening sockets at once, lets
+    /// the sessions in flight finish for the drain timeout, then closes the
+    /// rest (each logged with end=drain) and stops. Call on the main
+    /// context's thread; a second call does nothing (stop() cuts it short).
+    void drain();
+    /// What the metrics read from the server now; safe from any thread.
+    metrics::gauges gauges() const;
+    /// Whether a drain has begun (health checks fail from then on).
+    bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
 
     /// The first I/O context, for signal handling and the like.
     asio::io_context& main_context() { return *contexts_.front(); }
@@ -65,6 +76,8 @@ private:
                                   const listener& l);
     void note_refusal(const listener& l, std::string_view why);
     void note_shed(std::string_view victim);
+    void watch_drain();
+    void close_the_rest();
 
     config cfg_;
     std::shared_ptr<auth::verifier> verifier_;
@@ -79,6 +92,10 @@ private:
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::atomic<bool> stopped_{false};
+    std::atomic<bool> draining_{false};
+    std::atomic<bool> closing_{false}; ///< the drain's time is up: closing what is left
+    std::optional<asio::steady_timer> drain_timer_;
+    std::chrono::steady_clock::time_point drain_until_;
     log::tally refusals_{std::chrono::seconds(10)};
     log::tally sheds_{std::chrono::seconds(10)};
 };

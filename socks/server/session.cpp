@@ -3,6 +3,7 @@
 #include "io/write.hpp"
 #include "log/log.hpp"
 #include "socks/relay/relay.hpp"
+#include "socks/server/metrics.hpp"
 
 #include <array>
 #include <variant>
@@ -20,15 +21,33 @@ bool resolvable(const proto::address& target) {
     return !ec;
 }
 
+/// What the metrics learn of a session that ends now.
+metrics::session_end_facts facts(const session_record& rec, const listener_info& l,
+                                 std::optional<proto::command> cmd) {
+    metrics::session_end_facts f;
+    f.listener = l.index;
+    f.protocol = rec.proto;
+    f.cmd = cmd;
+    f.up = rec.up;
+    f.duration = std::chrono::steady_clock::now() - rec.start;
+    return f;
+}
+
 /// The relay's completion: the session's log line. Holds the session's place
 /// (the admission ticket) until the relay ends.
 struct relay_done {
     session_record rec;
     const listener_info* listener;
     admission::ticket ticket;
+    proto::command cmd;
 
     void operator()(const relay::relay_stats& stats) {
         ticket.release(); // freed before the line: whoever reads it may count on the place
+        auto f = facts(rec, *listener, cmd);
+        f.relay = stats.spliced ? metrics::relay_mode::splice : metrics::relay_mode::copy;
+        f.up += stats.client_to_target;
+        f.down = stats.target_to_client;
+        metrics::session_ended(f);
         log_relayed(rec, listener->url, stats);
     }
 };
@@ -94,6 +113,8 @@ io::task<bool> session::negotiate() {
             if (const auto v = hs_.protocol())
                 rec_.proto = *v == proto::version::socks5 ? "socks5" : "socks4";
             fail(blocked_ ? outcome::client_blocked : outcome::refused, err.error);
+            // A reply to a request (SOCKS5: 10 bytes or more, SOCKS4: 8), not to a greeting.
+            if (err.reply.size() >= 8) rec_.reply = err.reply[1];
             if (const auto sent = io::send_now(client(), err.reply); sent < err.reply.size())
                 co_await io::write_rest(client(), dl_, err.reply, sent);
             co_return false;
@@ -118,6 +139,7 @@ io::task<void> session::authenticate(const proto::credentials_event& cred) {
 // The verdict goes to the codec, which answers the client.
 void session::authenticated(const proto::credentials_event& cred, login_verdict v) {
     blocked_ = v == login_verdict::blocked;
+    if (v == login_verdict::rejected) metrics::login_failed(listener_.index);
     if (v == login_verdict::accepted) user_ = cred.username;
     hs_.auth_result(v == login_verdict::accepted);
 }
@@ -137,6 +159,7 @@ std::error_code session::authorize() {
 io::task<bool> session::reply(proto::reply_code code, const proto::address& bound) {
     begin(step::reply);
     const auto bytes = hs_.reply(code, bound);
+    rec_.reply = bytes[1];
     const auto sent = io::send_now(client(), bytes);
     if (sent == bytes.size() || !co_await io::write_rest(client(), dl_, bytes, sent))
         co_return true;
@@ -166,8 +189,9 @@ io::task<bool> session::forward_early(io::tcp_socket& target) {
 }
 
 void session::hand_over(io::tcp_socket target) {
-    relay::async_relay(std::move(conn_.socket), std::move(target), ctx_.cfg.relay,
-                       relay_done{std::move(rec_), &listener_, std::move(conn_.ticket)});
+    relay::async_relay(
+        std::move(conn_.socket), std::move(target), ctx_.cfg.relay,
+        relay_done{std::move(rec_), &listener_, std::move(conn_.ticket), request_->cmd});
 }
 
 void session::hand_over(udp_sockets sockets, const asio::ip::address& client, std::uint16_t port) {
@@ -178,6 +202,12 @@ void session::hand_over(udp_sockets sockets, const asio::ip::address& client, st
                            ticket = std::make_shared<admission::ticket>(std::move(conn_.ticket))](
                               const udp_stats& stats) {
                               ticket->release();
+                              auto f = facts(rec, *l, proto::command::udp_associate);
+                              f.relay = metrics::relay_mode::udp;
+                              f.up += stats.bytes_up;
+                              f.down = stats.bytes_down;
+                              metrics::session_ended(f);
+                              metrics::udp_ended(stats);
                               log_udp(rec, l->url, stats);
                           });
 }
@@ -188,7 +218,12 @@ void session::finish() {
         outcome_text(outcome_, error_, request_ ? request_->cmd : proto::command::connect);
     session_end e;
     e.result = result;
+    if (ctx_.closing.load(std::memory_order_relaxed)) e.end = "drain"; // cut short by a drain
     conn_.ticket.release(); // freed before the line: whoever reads it may count on the place
+    auto f = facts(rec_, listener_, request_ ? std::optional(request_->cmd) : std::nullopt);
+    f.result = outcome_;
+    f.error = error_;
+    metrics::session_ended(f);
     log_session(rec_, listener_.url, e);
 }
 

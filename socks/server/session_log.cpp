@@ -2,9 +2,12 @@
 
 #include "log/log.hpp"
 #include "socks/server/address_conversion.hpp"
+#include "socks/server/metrics.hpp"
 #include "text/ascii.hpp"
 
 #include <algorithm>
+#include <array>
+#include <span>
 #include <variant>
 
 #include <fmt/compile.h>
@@ -28,6 +31,15 @@ std::string target_for_log(const std::optional<proto::address>& target) {
     if (const auto* name = std::get_if<std::string>(&target->host))
         return fmt::format("{}:{}", log::printable(*name), target->port);
     return proto::to_string(*target);
+}
+
+// "0x5a": reply codes as RFC 1928 and the SOCKS4 protocol write them.
+const char* reply_hex(int code) {
+    static constexpr char digits[] = "0123456789abcdef";
+    thread_local char text[5] = "0x00";
+    text[2] = digits[(code >> 4) & 0xf];
+    text[3] = digits[code & 0xf];
+    return text;
 }
 
 std::string_view command_name(proto::command cmd) {
@@ -75,19 +87,61 @@ std::string outcome_text(outcome o, std::error_code error, proto::command cmd) {
     return "unknown";
 }
 
+// The session's event in JSON: every field named, numbers as numbers.
+void log_session_json(const session_record& r, std::string_view listener_url, const session_end& e,
+                      std::chrono::milliseconds took) {
+    const auto client = endpoint_string(r.client);
+    const auto target = target_for_log(r.target);
+    const auto resolved = r.resolved ? endpoint_string(*r.resolved) : std::string();
+    const udp_stats none;
+    const auto& u = e.udp != nullptr ? *e.udp : none;
+    const auto reply = r.reply < 0 ? std::string_view() : std::string_view(reply_hex(r.reply));
+    const std::array<log::field, 22> fields{{
+        {"client", client},
+        {"listener", listener_url},
+        {"protocol", std::string_view(r.proto)},
+        {"user", r.user},
+        {"target", target},
+        {"resolved", resolved},
+        {"result", e.result},
+        {"reply", reply},
+        {"end", e.end},
+        {"relay", e.relay},
+        {"up", r.up + e.up},
+        {"down", e.down},
+        {"duration", static_cast<double>(took.count()) / 1000.0},
+        // UDP ASSOCIATE only:
+        {"datagrams_up", u.datagrams_up},
+        {"datagrams_down", u.datagrams_down},
+        {"dropped_foreign", u.foreign},
+        {"dropped_frag", u.fragmented},
+        {"dropped_malformed", u.malformed},
+        {"dropped_denied", u.denied},
+        {"dropped_unresolved", u.unresolved},
+        {"dropped_unsolicited", u.unsolicited},
+        {"dropped_unsent", u.unsent},
+    }};
+    const std::size_t tcp_fields = 13;
+    log::event(log::level::info, "session",
+               std::span(fields.data(), e.udp != nullptr ? fields.size() : tcp_fields), "");
+}
+
 // One line per session, the default log level's bulk: formats compiled in
 // (FMT_COMPILE), not parsed at run time.
 void log_session(const session_record& r, std::string_view listener_url, const session_end& e) {
     using namespace std::chrono;
     if (!log::enabled(log::level::info)) return;
     const auto ms = duration_cast<milliseconds>(steady_clock::now() - r.start).count();
+    if (log::current_format() == log::format::json)
+        return log_session_json(r, listener_url, e, milliseconds(ms));
     fmt::memory_buffer line;
     auto out = std::back_inserter(line);
     fmt::format_to(
         out, FMT_COMPILE("session client={} listener={} proto={} user={} target={} result={}"),
         endpoint_string(r.client), listener_url, std::string_view(r.proto), r.user,
         target_for_log(r.target), e.result);
-    if (!e.end.empty()) fmt::format_to(out, FMT_COMPILE(" end={} relay={}"), e.end, e.relay);
+    if (!e.end.empty()) fmt::format_to(out, FMT_COMPILE(" end={}"), e.end);
+    if (!e.relay.empty()) fmt::format_to(out, FMT_COMPILE(" relay={}"), e.relay);
     if (!e.extra.empty()) fmt::format_to(out, FMT_COMPILE(" {}"), e.extra);
     fmt::format_to(out, FMT_COMPILE(" up={} down={} duration={}.{:03}s"), r.up + e.up, e.down,
                    ms / 1000, ms % 1000);
@@ -98,7 +152,10 @@ void log_relayed(const session_record& r, std::string_view listener_url,
                  const relay::relay_stats& stats) {
     const std::string error = stats.error ? "error:" + slug(stats.error) : std::string();
     session_end e;
-    e.end = stats.idle_timeout ? "idle-timeout" : stats.error ? std::string_view(error) : "eof";
+    e.end = stats.drained        ? "drain"
+            : stats.idle_timeout ? "idle-timeout"
+            : stats.error        ? std::string_view(error)
+                                 : "eof";
     e.relay = stats.spliced ? "splice" : "copy";
     e.up = stats.client_to_target;
     e.down = stats.target_to_client;
@@ -112,9 +169,10 @@ void log_udp(const session_record& r, std::string_view listener_url, const udp_s
                     s.datagrams_up, s.datagrams_down, s.foreign, s.fragmented, s.malformed,
                     s.denied, s.unresolved, s.unsolicited, s.unsent);
     session_end e;
-    e.end = s.idle_timeout ? "idle-timeout" : "eof";
+    e.end = s.drained ? "drain" : s.idle_timeout ? "idle-timeout" : "eof";
     e.relay = "udp";
     e.extra = extra;
+    e.udp = &s;
     e.up = s.bytes_up;
     e.down = s.bytes_down;
     log_session(r, listener_url, e);
@@ -131,6 +189,7 @@ void log_unexpected_peer(const session_record& r, const tcp::endpoint& from) {
 }
 
 void log_denied(const session_record& r, const auth::decision& d) {
+    metrics::denied(d.rule_number); // every denial is logged here, so counted here
     log::info("refused client={} target={} by {}", endpoint_string(r.client),
               target_for_log(r.target), auth::describe(d));
 }

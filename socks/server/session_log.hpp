@@ -45,16 +45,19 @@ struct session_record {
     std::string user = "-";
     std::optional<proto::address> target; ///< formatted only when a line is written
     const char* proto = "-";
-    std::uint64_t up = 0; ///< bytes the client sent ahead of the reply
+    std::uint64_t up = 0;                            ///< bytes the client sent ahead of the reply
+    std::optional<asio::ip::tcp::endpoint> resolved; ///< CONNECT: the address connected to
+    int reply = -1; ///< the reply code sent to the request (its second byte); -1: none
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
 
 /// How the session ended, for its log line.
 struct session_end {
     std::string_view result = "succeeded";
-    std::string_view end;   ///< how the relay ended: eof, idle-timeout, error:...
-    std::string_view relay; ///< which relay ran: splice, copy or udp
-    std::string_view extra; ///< more fields (UDP: datagrams and drops)
+    std::string_view end;           ///< how the relay ended: eof, idle-timeout, error:...
+    std::string_view relay;         ///< which relay ran: splice, copy or udp
+    std::string_view extra;         ///< more fields, text (UDP: datagrams and drops)
+    const udp_stats* udp = nullptr; ///< UDP: the same, for JSON
     std::uint64_t up = 0;
     std::uint64_t down = 0;
 };

@@ -35,6 +35,11 @@ constexpr std::size_t max_targets = 32; // endpoints replies are accepted from
 constexpr std::size_t max_names = 8;
 constexpr auto name_ttl = std::chrono::seconds(30);
 
+class association;
+
+// The associations running on this thread, for end_udp_associations().
+thread_local association* running = nullptr;
+
 class association : public std::enable_shared_from_this<association> {
 public:
     association(udp_association_parts p, server_context& ctx,
@@ -45,12 +50,24 @@ public:
         , idle_(p_.control.get_executor())
         , polls_(io::poll_set::of(p_.control.get_executor())) {}
 
+    ~association() { unlist(); }
+
     void start() {
+        next_ = running;
+        if (next_ != nullptr) next_->prev_ = this;
+        running = this;
+        listed_ = true;
         watch_control();
         if (!polls_.join(p_.udp.relay.get(), client_side_)) ++joined_;
         if (joined_ == 1 && !polls_.join(p_.udp.upstream.get(), target_side_)) ++joined_;
         if (joined_ < 2) return end(false); // the kernel's limit of epoll watches
         watch_idle();
+    }
+
+    /// Ends the association because the server closes everything.
+    void close_for_drain() {
+        if (!ended_) stats_.drained = true;
+        end(false);
     }
 
 private:
@@ -100,6 +117,7 @@ private:
     void end(bool idle) {
         if (ended_) return;
         ended_ = true;
+        unlist();
         stats_.idle_timeout = idle;
         std::error_code ignored;
         p_.control.close(ignored);
@@ -109,6 +127,14 @@ private:
         p_.udp.upstream.reset();
         idle_.cancel();
         done_(stats_);
+    }
+
+    void unlist() noexcept {
+        if (!listed_) return;
+        listed_ = false;
+        (prev_ != nullptr ? prev_->next_ : running) = next_;
+        if (next_ != nullptr) next_->prev_ = prev_;
+        prev_ = next_ = nullptr;
     }
 
     using datagram_handler = void (association::*)(const udp::receive_batch&, std::size_t,
@@ -265,6 +291,9 @@ private:
     side target_side_{*this, &association::from_targets};
     int joined_ = 0; ///< sockets in the poll set: the relay's (1), then the upstream one's (2)
     clock::time_point last_ = clock::now();
+    association* prev_ = nullptr; ///< in this thread's `running` list
+    association* next_ = nullptr;
+    bool listed_ = false;
     std::vector<udp::peer> targets_;
     std::size_t next_target_ = 0;
     std::vector<name_entry> names_;
@@ -274,6 +303,13 @@ private:
 };
 
 } // namespace
+
+void end_udp_associations() {
+    while (running != nullptr) {
+        const auto keep = running->shared_from_this(); // end() may release the last owner
+        keep->close_for_drain();
+    }
+}
 
 void start_udp_association(udp_association_parts parts, server_context& ctx,
                            std::function<void(const udp_stats&)> done) {

@@ -30,6 +30,7 @@ struct udp_stats {
     std::uint64_t unsolicited = 0; ///< from a target the client had not sent to
     std::uint64_t unsent = 0;      ///< the kernel would not take it at once, or it is too big
     bool idle_timeout = false;     ///< ended by the idle timeout, not by the control connection
+    bool drained = false;          ///< ended by end_udp_associations()
 };
 
 /// An association's UDP sockets, non-blocking (commands/udp_associate.cpp).
@@ -56,6 +57,10 @@ struct udp_association_parts {
 /// datagram, batches of recvmmsg/sendmmsg, no copy of a payload and no
 /// allocation per datagram. The UDP sockets (non-blocking) are watched by the
 /// thread's io::poll_set, not one by one by Asio: no epoll_ctl per wake-up.
+/// Ends every association running on the calling I/O thread (each logs,
+/// its stats `drained`): the server closing what a drain left.
+void end_udp_associations();
+
 void start_udp_association(udp_association_parts parts, server_context& ctx,
                            std::function<void(const udp_stats&)> done);
 

@@ -79,6 +79,9 @@ class Weir:
         if users_file is not None:
             self.args += ["--users", str(users_file)]
         self.args += ["--relay", relay or relay_mode(), *extra]
+        if "--drain-timeout" not in extra:
+            # stop() closes what tests left open at once (test_drain.py tests the wait)
+            self.args += ["--drain-timeout", "0"]
         self.lines = []
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(

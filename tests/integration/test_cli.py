@@ -1,4 +1,5 @@
-"""weir's command line: start-up errors, `weir passwd`, generated credential, signals."""
+"""weir's command line: start-up errors, `weir passwd`, generated credential
+(signals: test_drain.py)."""
 
 import os
 import re
@@ -210,33 +211,6 @@ class GeneratedCredential(unittest.TestCase):
             self.assertEqual(recv_exact(s, 4), b"ping")
         self.assertEqual(len([l for l in weir.text().splitlines()
                               if "generated credential" in l]), 1)
-
-
-class Signals(unittest.TestCase):
-    def stop_with(self, sig):
-        weir = harness.Weir(["socks://127.0.0.1:0"])
-        self.addCleanup(weir.stop)
-        # an open session must not keep weir from exiting
-        s = connect(weir.port("socks"))
-        self.addCleanup(s.close)
-        s.sendall(s5_greeting(0) + s5_request("127.0.0.1", ECHO.port) + b"hi")
-        self.assertEqual(recv_exact(s, 2), bytes.fromhex("05 00"))
-        self.assertEqual(recv_exact(s, 10)[:2], bytes.fromhex("05 00"))
-        self.assertEqual(recv_exact(s, 2), b"hi")
-        weir.proc.send_signal(sig)
-        try:
-            rc = weir.proc.wait(harness.TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.fail(f"weir ignored signal {sig}")
-        self.assertEqual(rc, 0, weir.text())
-
-    def test_sigterm(self):
-        """SIGTERM with a session open: exit status 0, promptly."""
-        self.stop_with(signal.SIGTERM)
-
-    def test_sigint(self):
-        """SIGINT with a session open: exit status 0, promptly."""
-        self.stop_with(signal.SIGINT)
 
 
 if __name__ == "__main__":

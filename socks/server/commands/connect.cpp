@@ -2,6 +2,9 @@
 
 #include "socks/server/address_conversion.hpp"
 #include "socks/server/connector.hpp"
+#include "socks/server/metrics.hpp"
+
+#include <chrono>
 
 namespace weir::server {
 namespace {
@@ -17,9 +20,13 @@ io::task<std::error_code> reach(session& s, io::tcp_socket& target) {
     const address_filter allowed = [&access](const asio::ip::address& a) {
         return access.allowed(a);
     };
-    auto ec =
-        co_await connect_target(target, s.request().destination, lookups, s.deadline(), allowed);
+    const auto start = std::chrono::steady_clock::now();
+    auto& resolved = s.record().resolved.emplace();
+    auto ec = co_await connect_target(target, s.request().destination, lookups, s.deadline(),
+                                      allowed, &resolved);
+    if (ec) s.record().resolved.reset();
     if (s.deadline().expired()) co_return proto::errc::connect_timeout;
+    if (!ec) metrics::connected(std::chrono::steady_clock::now() - start);
     if (ec == proto::errc::not_allowed && access.denial()) log_denied(s.record(), *access.denial());
     co_return ec;
 }

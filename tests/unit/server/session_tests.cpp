@@ -257,6 +257,7 @@ private:
     asio::io_context io_;
     offload_pool resolver_{"test-resolve", 1, 8};
     offload_pool auth_pool_{"test-auth", 1, 8};
+    std::atomic<bool> closing_{false};
     server_context ctx_;
     listen_socket proxy_;
     std::exception_ptr failure_;
@@ -265,7 +266,7 @@ private:
 };
 
 harness::harness(const setup& s)
-    : ctx_{cfg_, resolver_, auth_pool_, s.verifier, nullptr, access_, hosts_}
+    : ctx_{cfg_, resolver_, auth_pool_, s.verifier, nullptr, access_, hosts_, closing_}
     , proxy_(io_.get_executor(), tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
     cfg_.handshake_timeout = s.handshake_timeout;
     listener_.spec = parse_listen_url(s.url);
