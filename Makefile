@@ -64,7 +64,7 @@ test-asan: test-deps
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_handshake fuzz_rule fuzz_udp_header
+FUZZ_TARGETS := fuzz_handshake fuzz_rule fuzz_udp_header fuzz_proxy_header
 FUZZ_DEPS    := clang-14 libclang-rt-14-dev
 
 fuzz: deps
