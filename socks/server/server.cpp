@@ -197,7 +197,8 @@ void server::run() {
     // Logged only now, when everything is ready (privileges dropped, signals
     // handled): scripts and tests take these lines as "ready".
     for (const auto& l : listeners_)
-        log::info("listening on {} (auth={})", l->info.url, to_string(l->info.spec.auth));
+        log::info("listening on {} (auth={}{})", l->info.url, to_string(l->info.spec.auth),
+                  l->info.spec.proxy_protocol ? ", proxy_protocol=true" : "");
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < contexts_.size(); ++i)
         threads.emplace_back([this, i] { contexts_[i]->run(); });
