@@ -10,7 +10,7 @@ WEIR_ARGS  ?=
 BUILD_DEPS := build-essential cmake ninja-build pkg-config \
               libasio-dev libsodium-dev libcli11-dev libfmt-dev catch2
 # dnsmasq-base: the dnsmasq binary without the system DNS service `dnsmasq` starts.
-TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base
+TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base haproxy
 
 .PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench
 
