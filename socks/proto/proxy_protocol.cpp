@@ -45,7 +45,10 @@ constexpr std::string_view v1_prefix = "PROXY ";
 constexpr std::array<std::uint8_t, 12> v2_signature = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
                                                        0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
 
-// v2's VER/CMD and FAM bytes.
+// Where v2's VER/CMD, FAM and LEN are, and their values.
+constexpr std::size_t v2_ver_cmd_at = 12;
+constexpr std::size_t v2_fam_at = 13;
+constexpr std::size_t v2_len_at = 14;
 constexpr std::uint8_t v2_local = 0x20;
 constexpr std::uint8_t v2_proxy = 0x21;
 constexpr std::uint8_t v2_unspec = 0x00;
@@ -107,6 +110,13 @@ proxy_event v1_addresses(std::string_view fields, bool v6, std::size_t size) {
     src.port = *sport;
     dst.port = *dport;
     return proxy_header_event{1, std::move(src), std::move(dst), size};
+}
+
+// The address block of a v2 header: source and destination addresses and
+// ports for PROXY over TCP; none for LOCAL and PROXY UNSPEC (the real peer).
+std::size_t v2_address_size(std::uint8_t ver_cmd, std::uint8_t fam) {
+    if (ver_cmd == v2_local) return 0;
+    return fam == v2_tcp4 ? 2 * 4 + 2 * 2 : fam == v2_tcp6 ? 2 * 16 + 2 * 2 : 0;
 }
 
 template <std::size_t N>
@@ -202,27 +212,27 @@ proxy_event proxy_header_decoder::decode_v1() {
 // The fixed part, each byte checked as it comes; then the address block.
 proxy_event proxy_header_decoder::decode_v2() {
     const std::span<const std::uint8_t> in(buf_);
-    if (in.size() > 12) {
-        if ((in[12] & 0xf0) != 0x20) return proxy_error_event{proxy_errc::v2_bad_version};
-        if (in[12] != v2_local && in[12] != v2_proxy)
+    if (in.size() > v2_ver_cmd_at) {
+        const auto ver_cmd = in[v2_ver_cmd_at];
+        if ((ver_cmd & 0xf0) != 0x20) return proxy_error_event{proxy_errc::v2_bad_version};
+        if (ver_cmd != v2_local && ver_cmd != v2_proxy)
             return proxy_error_event{proxy_errc::v2_bad_command};
     }
-    if (in.size() > 13 && in[12] == v2_proxy && in[13] != v2_tcp4 && in[13] != v2_tcp6 &&
-        in[13] != v2_unspec)
-        return proxy_error_event{proxy_errc::v2_unsupported_family};
+    if (in.size() > v2_fam_at && in[v2_ver_cmd_at] == v2_proxy) {
+        const auto fam = in[v2_fam_at];
+        if (fam != v2_tcp4 && fam != v2_tcp6 && fam != v2_unspec)
+            return proxy_error_event{proxy_errc::v2_unsupported_family};
+    }
     if (in.size() < proxy_v2_fixed_size) return proxy_need_data{};
-    const std::size_t size = proxy_v2_fixed_size + be16(in, 14);
+    const std::size_t size = proxy_v2_fixed_size + be16(in, v2_len_at);
     if (size > proxy_v2_max_size) return proxy_error_event{proxy_errc::v2_too_long};
-    const std::size_t needed = in[12] == v2_local  ? 0
-                               : in[13] == v2_tcp4 ? 12
-                               : in[13] == v2_tcp6 ? 36
-                                                   : 0;
-    if (size < proxy_v2_fixed_size + needed)
+    const auto addresses = v2_address_size(in[v2_ver_cmd_at], in[v2_fam_at]);
+    if (size < proxy_v2_fixed_size + addresses)
         return proxy_error_event{proxy_errc::v2_short_addresses};
     if (in.size() < size) return proxy_need_data{};
     const auto header = in.first(size);
-    if (needed == 12) return v2_addresses<4>(header);
-    if (needed == 36) return v2_addresses<16>(header);
+    if (addresses == 12) return v2_addresses<4>(header);
+    if (addresses == 36) return v2_addresses<16>(header);
     return proxy_header_event{2, {}, {}, size};
 }
 
