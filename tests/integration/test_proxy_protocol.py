@@ -1,7 +1,8 @@
 """PROXY protocol listeners (?proxy_protocol=true): hand-made v1 and v2 headers,
 then SOCKS5 or SOCKS4 to the echo target. The header's source is the client for
-the log, the rules and the per-client limits; LOCAL and UNKNOWN mean the real
-peer; a connection without a valid header is closed without a byte.
+the log, the rules, the per-client limits and the login throttle; LOCAL and
+UNKNOWN mean the real peer; a connection without a valid header is closed
+without a byte.
 
 The addresses in headers are documentation addresses (RFC 5737, RFC 3849):
 they are only bytes in a header, no traffic goes to them.
@@ -274,6 +275,41 @@ class Limits(ProxyTest):
         # 192.0.2.20's place is free again.
         self.assert_echo(self.start_session("192.0.2.20", 1004), b"again")
         self.session("192.0.2.20:1004", result="succeeded")
+
+
+class Throttle(ProxyTest):
+    """Failed logins count against the header's client, and its block refuses
+    it at the header; another client behind the same balancer logs in."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.weir = harness.Weir(["socks5://127.0.0.1:0?proxy_protocol=true"],
+                                users={"alice": "right"},
+                                extra=["--login-free-failures", "2", "--login-block-after", "2"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.weir.stop()
+
+    def login(self, client, port, password):
+        """The RFC 1929 status (0 or 1), or None if weir closed first."""
+        s = connect(self.w.port("socks5"))
+        self.addCleanup(s.close)
+        s.sendall(v1(client, "198.51.100.1", port, 1080) + s5_greeting(2))
+        greeting = s.recv(2)
+        if greeting == b"":
+            return None
+        self.assertEqual(greeting, bytes.fromhex("05 02"))
+        s.sendall(harness.s5_credentials("alice", password))
+        status = s.recv(2)
+        return None if status == b"" else status[1]
+
+    def test_blocked_by_the_header_client(self):
+        self.assertEqual(self.login("192.0.2.30", 2001, "wrong-1"), 1)
+        self.assertIn(self.login("192.0.2.30", 2002, "wrong-2"), (1, None))
+        self.assertIsNone(self.login("192.0.2.30", 2003, "right"))
+        self.refused_line(r"192\.0\.2\.30:2003", "client blocked after repeated failed logins")
+        self.assertEqual(self.login("192.0.2.31", 2004, "right"), 0)
 
 
 class Listening(unittest.TestCase):
