@@ -10,7 +10,7 @@ WEIR_ARGS  ?=
 BUILD_DEPS := build-essential cmake ninja-build pkg-config \
               libasio-dev libsodium-dev libcli11-dev libfmt-dev catch2
 # dnsmasq-base: the dnsmasq binary without the system DNS service `dnsmasq` starts.
-TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base
+TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base haproxy
 
 .PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench
 
@@ -64,7 +64,7 @@ test-asan: test-deps
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_handshake fuzz_rule fuzz_udp_header fuzz_http_request
+FUZZ_TARGETS := fuzz_handshake fuzz_rule fuzz_udp_header fuzz_http_request fuzz_proxy_header
 FUZZ_DEPS    := clang-14 libclang-rt-14-dev
 
 fuzz: deps

@@ -36,8 +36,10 @@ struct raw_options {
 
 void add_network_options(CLI::App& app, options& out, raw_options& raw) {
     app.add_option("--listen", raw.listen,
-                   "Listener URL SCHEME://HOST:PORT[?auth=none|password], SCHEME socks4, socks5 "
-                   "or socks; repeat for more. Replaces the defaults socks://127.0.0.1:1080, "
+                   "Listener URL SCHEME://HOST:PORT[?auth=none|password][&proxy_protocol=true], "
+                   "SCHEME socks4, socks5 or socks; proxy_protocol: each connection starts with "
+                   "a PROXY protocol header from a load balancer; repeat for more. Replaces the "
+                   "defaults socks://127.0.0.1:1080, "
                    "socks5://0.0.0.0:1088, socks5://[::]:1088")
         ->envname("WEIR_LISTEN")
         ->delimiter(',');

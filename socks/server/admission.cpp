@@ -70,6 +70,55 @@ refusal admission::admit_counted(std::string_view client, int fd, ticket& out,
     return refusal::none;
 }
 
+// The ticket's place, and its handshake if it is in one, move to `client`'s
+// counts. The totals do not change, so nobody is shed: the newcomer must fit
+// within its own client's limits.
+refusal admission::move(ticket& t, std::string_view client) {
+    if (!per_client_) {
+        t.client_ = std::string(client);
+        return refusal::none;
+    }
+    std::string key(client);
+    std::lock_guard lock(mutex_);
+    auto to = clients_.find(key);
+    const bool known = to != clients_.end();
+    const std::size_t held = known ? to->second.handshakes.size() : 0;
+    if (limits_.per_client != 0 && known && to->second.sessions >= limits_.per_client)
+        return refusal::client_sessions;
+    if (t.in_handshake_ && limits_.per_client_handshakes != 0 &&
+        held >= limits_.per_client_handshakes)
+        return refusal::client_handshakes;
+    if (limits_.handshakes != 0 && holders_.size() < held + 2) holders_.resize(held + 2);
+    if (!known) { // may throw: before any change
+        to = clients_.try_emplace(key).first;
+        to->second.key = &to->first;
+    }
+    const auto from = clients_.find(t.client_);
+    std::optional<pending> moved; // none if not registered or shed already
+    if (from != clients_.end()) {
+        auto& c = from->second;
+        const auto before = c.handshakes.size();
+        const auto at = std::find_if(c.handshakes.begin(), c.handshakes.end(),
+                                     [&](const pending& p) { return p.id == t.id_; });
+        if (t.in_handshake_ && t.id_ != 0 && at != c.handshakes.end()) {
+            moved = *at;
+            c.handshakes.erase(at);
+            regroup(c, before);
+        }
+        if (--c.sessions == 0) clients_.erase(from);
+    }
+    auto& c = to->second;
+    ++c.sessions;
+    if (moved) {
+        moved->id = next_id_++; // the newest: the vector stays sorted
+        c.handshakes.push_back(*moved);
+        regroup(c, held);
+        t.id_ = moved->id;
+    }
+    t.client_ = std::move(key);
+    return refusal::none;
+}
+
 // The handshake places are full and a client holding `held` wants one: shed the
 // oldest handshake of the client holding the most, if that client would still
 // hold more than the newcomer's. O(1): the lists in holders_ name the biggest
@@ -171,6 +220,11 @@ void admission::ticket::handshake_done() {
     else
         owner_->handshakes_.fetch_sub(1);
     in_handshake_ = false; // only now: should the lock throw, release() unregisters it
+}
+
+refusal admission::ticket::move_to(std::string_view client) {
+    if (owner_ == nullptr || client == client_) return refusal::none;
+    return owner_->move(*this, client);
 }
 
 void admission::ticket::release() noexcept {

@@ -51,6 +51,11 @@ public:
         const std::string& client() const noexcept { return client_; }
         /// Frees the place now rather than at destruction.
         void release() noexcept;
+        /// Counts the place (and the handshake, if still in it) under `client`
+        /// instead, if that client is within its limits; else the ticket is
+        /// unchanged and the limit is returned. For a connection whose real
+        /// client is known only after accept (a PROXY protocol header).
+        refusal move_to(std::string_view client);
 
     private:
         friend class admission;
@@ -87,6 +92,7 @@ private:
         client_state* next = nullptr;
     };
 
+    refusal move(ticket& t, std::string_view client);
     refusal admit_counted(std::string_view client, int fd, ticket& out, std::string* shed_from);
     bool shed_for(std::size_t held, std::string* shed_from);
     void forget_handshake(client_state& c, std::uint64_t id) noexcept;

@@ -49,13 +49,41 @@ std::pair<std::string, std::string_view> split_host_port(std::string_view hp) {
     return {host, hp.substr(colon + 1)};
 }
 
-auth_mode parse_query(std::string_view query, scheme sch) {
-    auth_mode auth = sch == scheme::socks5 ? auth_mode::password : auth_mode::none;
-    if (query.empty()) return auth;
-    if (query == "auth=none") return auth_mode::none;
-    if (query == "auth=password") return auth_mode::password;
-    throw listen_url_error(
-        fmt::format("unknown query '{}' (expected auth=none or auth=password)", query));
+// One `key=value` of the query into `spec`; each key at most once.
+void parse_parameter(std::string_view param, listen_spec& spec, bool& auth_seen, bool& proxy_seen) {
+    if (param.starts_with("auth=") && !auth_seen) {
+        auth_seen = true;
+        const auto value = param.substr(5);
+        if (value == "none" || value == "password") {
+            spec.auth = value == "none" ? auth_mode::none : auth_mode::password;
+            return;
+        }
+    } else if (param.starts_with("proxy_protocol=") && !proxy_seen) {
+        proxy_seen = true;
+        const auto value = param.substr(15);
+        if (value == "true" || value == "false") {
+            spec.proxy_protocol = value == "true";
+            return;
+        }
+    }
+    throw listen_url_error(fmt::format("unknown query '{}' (expected auth=none or auth=password, "
+                                       "proxy_protocol=true or proxy_protocol=false, "
+                                       "joined by '&', each at most once)",
+                                       param));
+}
+
+// `auth` defaults to password for socks5; proxy_protocol to false.
+void parse_query(std::string_view query, listen_spec& spec) {
+    spec.auth = spec.scheme == scheme::socks5 ? auth_mode::password : auth_mode::none;
+    if (query.empty()) return;
+    bool auth_seen = false;
+    bool proxy_seen = false;
+    for (;;) {
+        const auto amp = query.find('&');
+        parse_parameter(query.substr(0, amp), spec, auth_seen, proxy_seen);
+        if (amp == std::string_view::npos) return;
+        query = query.substr(amp + 1);
+    }
 }
 
 } // namespace
@@ -75,7 +103,7 @@ listen_spec parse_listen_url(std::string_view url) {
         auto [host, port] = split_host_port(rest);
         spec.host = std::move(host);
         spec.port = parse_port(port);
-        spec.auth = parse_query(query, spec.scheme);
+        parse_query(query, spec);
         if (spec.auth == auth_mode::password && spec.scheme != scheme::socks5)
             throw listen_url_error(
                 "auth=password needs scheme socks5: SOCKS4 cannot carry a password, so a "

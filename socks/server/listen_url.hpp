@@ -14,7 +14,8 @@ enum class scheme { socks4, socks5, socks };
 /// Whether SOCKS5 clients must authenticate with RFC 1929 username/password.
 enum class auth_mode { none, password };
 
-/// One `--listen` URL: `SCHEME://HOST:PORT[?auth=none|password]`.
+/// One `--listen` URL: `SCHEME://HOST:PORT[?auth=none|password][&proxy_protocol=true]`
+/// (the parameters in any order).
 struct listen_spec {
     weir::server::scheme scheme = scheme::socks;
     std::string host; ///< IP literal, IPv6 without brackets
@@ -23,6 +24,9 @@ struct listen_spec {
     /// An embedded default that this host may lack (the IPv6 wildcard on a
     /// kernel without IPv6): skipped with a warning instead of failing start-up.
     bool optional = false;
+    /// Every connection starts with a PROXY protocol header (v1 or v2) from a
+    /// load balancer, whose source address is then the client.
+    bool proxy_protocol = false;
 
     bool operator==(const listen_spec&) const = default;
 };
@@ -36,10 +40,11 @@ struct listen_url_error : std::invalid_argument {
 /// IPv6 literal (or `localhost`, meaning 127.0.0.1). `auth` defaults to
 /// `password` for socks5 and `none` otherwise; `auth=password` on a scheme
 /// that accepts SOCKS4 is refused, since SOCKS4 carries no password and
-/// would walk around it.
+/// would walk around it. `proxy_protocol` defaults to false.
 listen_spec parse_listen_url(std::string_view url);
 
-/// "socks5://127.0.0.1:1088", "socks://[::1]:1080" (auth not shown).
+/// "socks5://127.0.0.1:1088", "socks://[::1]:1080" (the query not shown: rules
+/// name listeners by this form).
 std::string to_url(const listen_spec& spec);
 
 std::string_view to_string(scheme s) noexcept;

@@ -210,11 +210,15 @@ void server::note_shed(std::string_view victim) {
 void server::run() {
     // Logged only now, when everything is ready (privileges dropped, signals
     // handled): scripts and tests take these lines as "ready".
-    for (const auto& l : listeners_)
-        log::event(
-            log::level::info, "listening",
-            {{"url", l->info.url}, {"auth", to_string(l->info.spec.auth)}},
-            fmt::format("listening on {} (auth={})", l->info.url, to_string(l->info.spec.auth)));
+    for (const auto& l : listeners_) {
+        const std::string_view pp = l->info.spec.proxy_protocol ? ", proxy_protocol=true" : "";
+        log::event(log::level::info, "listening",
+                   {{"url", l->info.url},
+                    {"auth", to_string(l->info.spec.auth)},
+                    {"proxy_protocol", l->info.spec.proxy_protocol}},
+                   fmt::format("listening on {} (auth={}{})", l->info.url,
+                               to_string(l->info.spec.auth), pp));
+    }
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < contexts_.size(); ++i)
         threads.emplace_back([this, i] { contexts_[i]->run(); });

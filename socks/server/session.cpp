@@ -3,6 +3,7 @@
 #include "io/write.hpp"
 #include "log/log.hpp"
 #include "socks/relay/relay.hpp"
+#include "socks/server/address_conversion.hpp"
 #include "socks/server/metrics.hpp"
 
 #include <array>
@@ -79,8 +80,65 @@ void session::fail(outcome o, std::error_code error) {
     error_ = error;
 }
 
-io::task<bool> session::negotiate() {
+io::task<bool> session::read_proxy_header() {
     begin(step::handshake);
+    proto::proxy_header_decoder decoder;
+    std::array<std::uint8_t, 512> buf;
+    for (;;) {
+        const auto ev = decoder.next_event();
+        if (const auto* header = std::get_if<proto::proxy_header_event>(&ev)) {
+            if (!proxied_client(*header)) co_return false;
+            hs_.receive(decoder.remaining()); // the SOCKS greeting often came with it
+            co_return true;
+        }
+        if (const auto* bad = std::get_if<proto::proxy_error_event>(&ev))
+            co_return refuse_unproxied(bad->error.message());
+        auto [ec, n] =
+            co_await client().async_read_some(asio::buffer(buf), dl_.bind(io::use_tuple));
+        if (ec)
+            co_return refuse_unproxied(
+                dl_.expired()            ? "no PROXY protocol header (handshake-timeout)"
+                : ec == asio::error::eof ? "no PROXY protocol header (closed)"
+                                         : "no PROXY protocol header (read failed)");
+        decoder.receive(std::span(buf.data(), n));
+    }
+}
+
+// The header's client takes the connection's place: blocked clients and the
+// limits per client are checked again under its key.
+bool session::proxied_client(const proto::proxy_header_event& header) {
+    if (header.is_local()) return true; // a health check, or an unknown source: the peer
+    const auto client = to_endpoint(*header.source);
+    conn_.remote = *client;
+    rec_.client = *client;
+    const auto key = server::client_key(client->address());
+    if (ctx_.throttle != nullptr && ctx_.throttle->blocked(key))
+        return refuse_unproxied("client blocked after repeated failed logins");
+    switch (conn_.ticket.move_to(key)) {
+    case refusal::none:
+        return true;
+    case refusal::client_sessions:
+        return refuse_unproxied("--max-sessions-per-client reached");
+    case refusal::client_handshakes:
+        return refuse_unproxied("--max-handshakes-per-client reached");
+    default:
+        return refuse_unproxied("over a limit");
+    }
+}
+
+// Closes without a word: nothing was said in SOCKS yet.
+bool session::refuse_unproxied(std::string_view why) {
+    conn_.ticket.release(); // freed before the line: whoever reads it may count on the place
+    auto f = facts(rec_, listener_, std::nullopt);
+    f.result = outcome::refused;
+    metrics::session_ended(f);
+    log_refused(rec_, why);
+    return false;
+}
+
+io::task<bool> session::negotiate() {
+    // With PROXY protocol the step began with the header: one deadline for both.
+    if (!listener_.spec.proxy_protocol) begin(step::handshake);
     std::array<std::uint8_t, 1024> buf;
     for (;;) {
         // A deadline that passed between two steps cancelled no operation.

@@ -3,6 +3,7 @@
 #include "io/deadline.hpp"
 #include "io/task.hpp"
 #include "io/tcp_socket.hpp"
+#include "socks/proto/proxy_protocol.hpp"
 #include "socks/proto/server_handshake.hpp"
 #include "socks/server/access.hpp"
 #include "socks/server/context.hpp"
@@ -13,6 +14,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace weir::server {
@@ -41,6 +43,14 @@ public:
     };
 
     session(accepted conn, const listener_info& listener, server_context& ctx);
+
+    /// A PROXY protocol listener's first step, under the handshake deadline
+    /// (which negotiate() then keeps): reads the header; the client it names
+    /// (unless LOCAL or UNKNOWN) is the client from then on, for the rules,
+    /// the limits, the throttle and the log. The bytes after it go to the
+    /// codec. False, with one log line and the place freed, if the header is
+    /// missing, malformed or late, or its client is blocked or over a limit.
+    io::task<bool> read_proxy_header();
 
     /// Runs the codec until it yields a request, authenticating on the way;
     /// false if the client failed, left, was refused or ran out of time.
@@ -83,6 +93,8 @@ public:
     session_record& record() noexcept { return rec_; }
 
 private:
+    bool proxied_client(const proto::proxy_header_event& header);
+    bool refuse_unproxied(std::string_view why);
     bool authenticate_at_once(const proto::credentials_event& cred);
     io::task<void> authenticate(const proto::credentials_event& cred);
     void authenticated(const proto::credentials_event& cred, login_verdict v);

@@ -10,6 +10,7 @@ namespace weir::server {
 
 io::task<void> run_session(accepted conn, const listener_info& listener, server_context& ctx) {
     session s(std::move(conn), listener, ctx);
+    if (listener.spec.proxy_protocol && !co_await s.read_proxy_header()) co_return;
     const bool requested = co_await s.negotiate(); // the method, RFC 1929, the request
     s.handshake_done();
     if (!requested) co_return s.finish();
@@ -20,6 +21,10 @@ io::task<void> run_session(accepted conn, const listener_info& listener, server_
     case proto::command::bind:
         co_return co_await run_bind(s);
     case proto::command::udp_associate:
+        // The control connection's peer is the load balancer: datagrams
+        // could not be held to the client.
+        if (listener.spec.proxy_protocol)
+            co_return co_await s.refuse(proto::errc::command_not_supported);
         co_return co_await run_udp_associate(s);
     }
 }

@@ -228,3 +228,66 @@ TEST_CASE("client keys: IPv4 address, IPv6 /64, mapped IPv4 as IPv4", "[limits]"
     CHECK(client_key(asio::ip::make_address("2001:0:0:1::1")) == "2001:0:0:1::/64");
     CHECK(client_key(asio::ip::make_address("::ffff:192.0.2.7")) == "192.0.2.7");
 }
+
+// A PROXY protocol listener admits the load balancer's connection, then moves
+// its place to the client the header names.
+TEST_CASE("admission: a ticket moves to the real client within its limits", "[limits]") {
+    admission a({0, 2, 0, 1});
+    admission::ticket t1, t2, t3, t4;
+    REQUIRE(a.admit("lb", -1, t1) == refusal::none);
+    CHECK(t1.move_to("10.0.0.1") == refusal::none);
+    CHECK(t1.client() == "10.0.0.1");
+    REQUIRE(a.admit("lb", -1, t2) == refusal::none); // lb's handshake place is free again
+    // 10.0.0.1 holds a handshake: a second one is over the limit and stays at lb.
+    CHECK(t2.move_to("10.0.0.1") == refusal::client_handshakes);
+    CHECK(t2.client() == "lb");
+    t1.handshake_done();
+    CHECK(t2.move_to("10.0.0.1") == refusal::none);
+    t2.handshake_done();
+    REQUIRE(a.admit("lb", -1, t3) == refusal::none);
+    // Two sessions at 10.0.0.1 now: a third is over --max-sessions-per-client.
+    CHECK(t3.move_to("10.0.0.1") == refusal::client_sessions);
+    CHECK(t3.move_to("lb") == refusal::none); // where it is: nothing to do
+    CHECK(t3.move_to("10.0.0.2") == refusal::none);
+    CHECK(a.sessions() == 3);
+    CHECK(a.handshakes() == 1);
+    REQUIRE(a.admit("lb", -1, t4) == refusal::none); // lb holds nothing any more
+    CHECK(a.handshakes() == 2);
+    t3.release();
+    CHECK(a.handshakes() == 1);
+    for (auto* t : {&t1, &t2, &t4})
+        t->release();
+    CHECK(a.sessions() == 0);
+    CHECK(a.handshakes() == 0);
+}
+
+TEST_CASE("admission: a moved handshake can be shed under its new client", "[limits]") {
+    admission a({0, 0, 2, 0});
+    socket_pair p1, p2, p3;
+    admission::ticket t1, t2, t3;
+    REQUIRE(a.admit("lb", p1.ours, t1) == refusal::none);
+    REQUIRE(a.admit("lb", p2.ours, t2) == refusal::none);
+    CHECK(t1.move_to("big") == refusal::none);
+    CHECK(t2.move_to("big") == refusal::none);
+    std::string shed_from;
+    CHECK(a.admit("lb", p3.ours, t3, &shed_from) == refusal::none);
+    CHECK(shed_from == "big");
+    CHECK(p1.shut_down()); // the oldest of big's, found under its new key
+    CHECK_FALSE(p2.shut_down());
+    CHECK(a.handshakes() == 2);
+    for (auto* t : {&t1, &t2, &t3})
+        t->release();
+    CHECK(a.sessions() == 0);
+    CHECK(a.handshakes() == 0);
+}
+
+TEST_CASE("admission: without per-client limits a move only renames", "[limits]") {
+    admission a({5, 0, 0, 0});
+    admission::ticket t;
+    REQUIRE(a.admit("lb", -1, t) == refusal::none);
+    CHECK(t.move_to("10.0.0.1") == refusal::none);
+    CHECK(t.client() == "10.0.0.1");
+    t.release();
+    CHECK(a.sessions() == 0);
+    CHECK(a.handshakes() == 0);
+}

@@ -21,6 +21,23 @@ TEST_CASE("listen URLs parse with the documented defaults", "[listen_url]") {
     CHECK(parse_listen_url("socks://localhost:1080").host == "127.0.0.1");
 }
 
+TEST_CASE("proxy_protocol is off unless asked for, alone or with auth", "[listen_url]") {
+    CHECK_FALSE(parse_listen_url("socks5://127.0.0.1:1088").proxy_protocol);
+    CHECK_FALSE(parse_listen_url("socks5://127.0.0.1:1088?proxy_protocol=false").proxy_protocol);
+    const auto alone = parse_listen_url("socks5://127.0.0.1:1088?proxy_protocol=true");
+    CHECK(alone.proxy_protocol);
+    CHECK(alone.auth == auth_mode::password); // socks5's default stays
+    const auto both = parse_listen_url("socks5://127.0.0.1:0?proxy_protocol=true&auth=none");
+    CHECK(both.proxy_protocol);
+    CHECK(both.auth == auth_mode::none);
+    CHECK(parse_listen_url("socks://[::1]:1080?auth=none&proxy_protocol=true") ==
+          parse_listen_url("socks://[::1]:1080?proxy_protocol=true&auth=none"));
+    // Rules name a listener by its URL without the query.
+    CHECK(to_url(both) == "socks5://127.0.0.1:0");
+    for (const auto& d : default_listeners())
+        CHECK_FALSE(d.proxy_protocol);
+}
+
 TEST_CASE("listen URLs that are wrong say why", "[listen_url]") {
     const std::pair<std::string, std::string> cases[] = {
         {"127.0.0.1:1080", "expected SCHEME://HOST:PORT"},
@@ -36,6 +53,14 @@ TEST_CASE("listen URLs that are wrong say why", "[listen_url]") {
         {"socks5://127.0.0.1:1080?auth=maybe", "unknown query 'auth=maybe'"},
         {"socks4://127.0.0.1:1080?auth=password", "auth=password needs scheme socks5"},
         {"socks://127.0.0.1:1080?auth=password", "auth=password needs scheme socks5"},
+        {"socks5://127.0.0.1:1080?proxy_protocol=yes", "unknown query 'proxy_protocol=yes'"},
+        {"socks5://127.0.0.1:1080?proxy_protocol", "unknown query 'proxy_protocol'"},
+        {"socks5://127.0.0.1:1080?auth=none&auth=none", "unknown query 'auth=none'"},
+        {"socks5://127.0.0.1:1080?proxy_protocol=true&proxy_protocol=true",
+         "unknown query 'proxy_protocol=true'"},
+        {"socks5://127.0.0.1:1080?auth=none&", "unknown query ''"},
+        {"socks5://127.0.0.1:1080?auth=none;proxy_protocol=true",
+         "unknown query 'auth=none;proxy_protocol=true'"},
     };
     for (const auto& [url, message] : cases) {
         CAPTURE(url);
