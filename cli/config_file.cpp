@@ -113,6 +113,7 @@ std::vector<std::string> array(reader& in) {
         if (in.peek() == '[') in.fail("nested arrays are not supported");
         out.push_back(scalar(in, true));
         in.skip_blank(true);
+        if (in.done()) in.fail("unterminated array");
         if (in.peek() == ',') {
             in.take();
         } else if (in.peek() != ']') {
@@ -138,7 +139,8 @@ std::vector<config_entry> parse_config(std::string_view text) {
             entry.key += in.take();
         if (entry.key.empty()) in.fail("expected a key (a long option without --)");
         in.skip_blank(false);
-        if (in.done() || in.take() != '=') in.fail("expected = after " + entry.key);
+        if (in.peek() != '=') in.fail("expected = after " + entry.key);
+        in.take();
         in.skip_blank(false);
         if (in.peek() == '[') {
             entry.array = true;

@@ -14,6 +14,8 @@ struct config_entry {
     std::vector<std::string> values; ///< one for a scalar, each element of an array
     std::size_t line = 0;            ///< where the key is, from 1
     bool array = false;              ///< written as [ ... ]
+
+    bool operator==(const config_entry&) const = default;
 };
 
 /// A line that is not `key = value`; what() says why, without the line number.

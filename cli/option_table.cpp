@@ -108,7 +108,10 @@ std::vector<server::listen_spec> parse_listeners(const values& v) {
         try {
             out.push_back(server::parse_listen_url(url));
         } catch (const server::listen_url_error& e) {
-            throw option_error(e.what());
+            // "--listen 'URL': why": the option is named where the value came from.
+            std::string_view what = e.what();
+            if (what.substr(0, 9) == "--listen ") what.remove_prefix(9);
+            throw option_error(std::string(what));
         }
     }
     return out;
