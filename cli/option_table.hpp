@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cli/option_values.hpp"
 #include "cli/options.hpp"
 
 #include <stdexcept>
@@ -13,11 +14,6 @@ enum class option_kind {
     flag,  ///< no value on the command line; true/false in the environment or file
     value, ///< one value; a flag given twice is an error
     list,  ///< repeatable; the values of the first source that has any
-};
-
-/// A value an option does not accept; what() says what it does accept.
-struct option_error : std::invalid_argument {
-    using std::invalid_argument::invalid_argument;
 };
 
 /// One option, declared once: its flag `--name`, its config-file key `name`
