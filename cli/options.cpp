@@ -5,6 +5,7 @@
 #include "cli/nearest.hpp"
 #include "cli/option_table.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <iterator>
 #include <map>
 #include <sstream>
+#include <unistd.h> // environ
 
 #include <fmt/core.h>
 
@@ -203,6 +205,26 @@ void resolve(const option_decl& d, const command_line& cl, const file_values* fi
     out.settings.push_back(std::move(s));
 }
 
+// A WEIR_* variable that is no option's but close to one's name is a typo (or
+// an old name: WEIR_RULES before --rule's variable was derived from it), not
+// something to ignore. Others (a test's WEIR_BIN) are left alone.
+void check_variables() {
+    std::vector<std::string> names;
+    for (const auto& d : option_table())
+        names.push_back(env_name(d.name).substr(5));
+    names.emplace_back("CONFIG");
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry = *e;
+        const auto name = entry.substr(0, entry.find('='));
+        if (name.substr(0, 5) != "WEIR_") continue;
+        const auto rest = name.substr(5);
+        if (std::find(names.begin(), names.end(), rest) != names.end()) continue;
+        if (const auto near = nearest(rest, names))
+            throw usage_error(
+                fmt::format("{} is not a weir variable; did you mean WEIR_{}?", name, *near));
+    }
+}
+
 // The command: none (serve), `check`, or `passwd NAME`.
 void read_command(const command_line& cl, options& out) {
     const auto& p = cl.positional;
@@ -227,6 +249,7 @@ void parse_all(int argc, char** argv, options& out, bool& done) {
         return;
     }
     read_command(cl, out);
+    check_variables();
     std::optional<file_values> file;
     setting config{"config", {}, "default", "--config"};
     if (cl.config) {

@@ -269,6 +269,16 @@ class Errors(Base):
         conf = self.write("weir.toml", 'threads = 1\nthreads = 2\n')
         self.assert_error(["--config", conf], f"{conf}:2: threads is already set on line 1")
 
+    def test_misspelt_or_old_variable_is_an_error(self):
+        """A WEIR_* variable near an option's is refused with the right name (WEIR_RULES
+        was --rule's variable before names were derived); unrelated ones are ignored."""
+        self.assert_error(["--listen", LOCAL], "WEIR_RULES is not a weir variable; did you "
+                          "mean WEIR_RULE?", env={"WEIR_RULES": "allow"})
+        self.assert_error(["--listen", LOCAL], "WEIR_IDLE_TIMOUT is not a weir variable; did "
+                          "you mean WEIR_IDLE_TIMEOUT?", env={"WEIR_IDLE_TIMOUT": "5"})
+        got = self.check(["--listen", LOCAL], {"WEIR_BIN": "x", "WEIR_TEST_RELAY": "copy"})
+        self.assertEqual(got["relay"], ('"splice"', "default"))
+
     def test_metrics_off_loopback_needs_allow_remote(self):
         self.assert_error(["--metrics", "0.0.0.0:9100"],
                           "--metrics 0.0.0.0:9100 would serve metrics to the network; give "
