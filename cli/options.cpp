@@ -4,6 +4,7 @@
 #include "cli/help.hpp"
 #include "cli/nearest.hpp"
 #include "cli/option_table.hpp"
+#include "cli/option_values.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -241,12 +242,12 @@ void read_command(const command_line& cl, options& out) {
     }
 }
 
-void parse_all(int argc, char** argv, options& out, bool& done) {
+// Everything parse() does but the error line; true when help or version was shown.
+bool parse_all(int argc, char** argv, options& out) {
     const auto cl = read_command_line(argc, argv);
     if (cl.help || cl.version) {
         std::fputs(cl.help ? help_text().c_str() : "weir 0.1.0\n", stdout);
-        done = true;
-        return;
+        return true;
     }
     read_command(cl, out);
     check_variables();
@@ -260,7 +261,7 @@ void parse_all(int argc, char** argv, options& out, bool& done) {
         config.where = "WEIR_CONFIG";
         file = read_config(*path, "WEIR_CONFIG");
     }
-    if (file) config.value = fmt::format("\"{}\"", file->path);
+    if (file) config.value = quote(file->path);
     out.settings.push_back(std::move(config));
     for (const auto& d : option_table())
         resolve(d, cl, file ? &*file : nullptr, out);
@@ -269,6 +270,7 @@ void parse_all(int argc, char** argv, options& out, bool& done) {
     } catch (const option_error& e) {
         throw usage_error(e.what());
     }
+    return false;
 }
 
 } // namespace
@@ -287,9 +289,7 @@ std::string where(const options& opts, std::string_view name) {
 std::optional<int> parse(int argc, char** argv, options& out) {
     out = default_options();
     try {
-        bool done = false;
-        parse_all(argc, argv, out, done);
-        if (done) return 0;
+        if (parse_all(argc, argv, out)) return 0;
     } catch (const usage_error& e) {
         std::fprintf(stderr, "weir: error: %s\n", e.what());
         return 2;
