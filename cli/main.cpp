@@ -1,9 +1,11 @@
 // weir: wiring. Options -> config, users, server, signals.
 #include "auth/user_db.hpp"
 #include "auth/verifier.hpp"
+#include "cli/check.hpp"
 #include "cli/options.hpp"
 #include "cli/passwd.hpp"
 #include "cli/run_as.hpp"
+#include "cli/startup.hpp"
 #include "io/file_watch.hpp"
 #include "log/log.hpp"
 #include "socks/server/metrics_endpoint.hpp"
@@ -27,6 +29,8 @@
 namespace {
 
 using namespace weir;
+using cli::checked_rules;
+using cli::load_users;
 
 // Each session holds 2 sockets (and pipes while bytes are in flight): use every
 // descriptor the hard limit allows. Returns the limit in force.
@@ -47,23 +51,6 @@ std::size_t raise_nofile_limit() {
 // Two descriptors a session, and some to spare for listeners, pipes and logs.
 std::size_t sessions_for(std::size_t nofile) {
     return nofile > 256 ? (nofile - 128) / 2 : 64;
-}
-
-// The access rules, refused whole when one does not parse or when a listener
-// would be an open proxy under them.
-std::vector<auth::rule> checked_rules(const cli::options& opts) {
-    auto rules = server::load_rules(opts.access);
-    for (const auto& l : opts.config.listeners)
-        server::check_not_open_proxy(l, rules);
-    return rules;
-}
-
-// The users file, read whole; a warning when other users may read its hashes
-// (or anyone but its owner change them).
-std::shared_ptr<const auth::user_db> load_users(const std::filesystem::path& path) {
-    auto users = std::make_shared<const auth::user_db>(auth::user_db::load(path));
-    if (const auto warning = auth::permission_warning(path)) log::warn("{}", *warning);
-    return users;
 }
 
 // SIGHUP: read the users file and the rules again. Either with an error
@@ -215,6 +202,7 @@ int main(int argc, char** argv) {
     if (opts.passwd_name) return cli::run_passwd(*opts.passwd_name);
     log::set_level(opts.log_level);
     log::set_format(opts.log_format);
+    if (opts.check) return cli::run_check(opts);
     // A peer that closes while we splice or write must give EPIPE, not kill us.
     std::signal(SIGPIPE, SIG_IGN);
     try {

@@ -1,227 +1,299 @@
 #include "cli/options.hpp"
 
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <vector>
+#include "cli/config_file.hpp"
+#include "cli/help.hpp"
+#include "cli/nearest.hpp"
+#include "cli/option_table.hpp"
+#include "cli/option_values.hpp"
 
-#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <unistd.h> // environ
+
 #include <fmt/core.h>
 
 namespace weir::cli {
 namespace {
 
-std::chrono::steady_clock::duration seconds(double s) {
-    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(s));
-}
-
-log::level parse_level(const std::string& s) {
-    if (s == "debug") return log::level::debug;
-    if (s == "warn") return log::level::warn;
-    if (s == "error") return log::level::error;
-    return log::level::info;
-}
-
-// Option values that need converting once parsed.
-struct raw_options {
-    std::vector<std::string> listen;
-    std::string relay = "splice";
-    std::string level = "info";
-    std::string format = "text";
-    double drain = 30, handshake = 10, connect = 10, bind = 60, idle = 3600, block_for = 600;
-    std::size_t threads = 0;
-    bool no_throttle = false;
+/// A usage error: printed as one `weir: error:` line, exit status 2.
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
 };
 
-void add_network_options(CLI::App& app, options& out, raw_options& raw) {
-    app.add_option("--listen", raw.listen,
-                   "Listener URL SCHEME://HOST:PORT[?auth=none|password][&proxy_protocol=true], "
-                   "SCHEME socks4, socks5 or socks; proxy_protocol: each connection starts with "
-                   "a PROXY protocol header from a load balancer; repeat for more. Replaces the "
-                   "defaults socks://127.0.0.1:1080, "
-                   "socks5://0.0.0.0:1088, socks5://[::]:1088")
-        ->envname("WEIR_LISTEN")
-        ->delimiter(',');
-    app.add_option("--users", out.users_file,
-                   "Users file, lines of name:$argon2id$... (make them with `weir passwd NAME`)")
-        ->envname("WEIR_USERS");
-    app.add_option("--threads", raw.threads, "I/O threads (0: one per core)")
-        ->envname("WEIR_THREADS")
-        ->check(CLI::Range(0, 1024));
-    app.add_option("--relay", raw.relay, "How to move bytes: splice (Linux zero-copy) or copy")
-        ->envname("WEIR_RELAY")
-        ->check(CLI::IsMember({"splice", "copy"}))
-        ->capture_default_str();
-    app.add_option("--pipe-size", out.config.relay.pipe_size,
-                   "splice: bytes of pipe per direction while bytes are in flight")
-        ->envname("WEIR_PIPE_SIZE")
-        ->check(CLI::Range(std::size_t{4096}, std::size_t{64} << 20))
-        ->capture_default_str();
-    app.add_option("--pipe-budget", out.config.relay.pipe_budget,
-                   "splice: bytes of pipes in all, pooled ones included; past it, bursts are "
-                   "copied (unprivileged users get 64 MiB of pipes from the kernel)")
-        ->envname("WEIR_PIPE_BUDGET")
-        ->capture_default_str();
-}
+using values = std::vector<std::string>;
 
-void add_timeouts(CLI::App& app, raw_options& raw) {
-    app.add_option("--handshake-timeout", raw.handshake,
-                   "Seconds a client has to finish greeting, auth and request")
-        ->envname("WEIR_HANDSHAKE_TIMEOUT")
-        ->check(CLI::Range(0.001, 86400.0))
-        ->capture_default_str();
-    app.add_option("--connect-timeout", raw.connect, "Seconds to resolve and connect to a target")
-        ->envname("WEIR_CONNECT_TIMEOUT")
-        ->check(CLI::Range(0.001, 86400.0))
-        ->capture_default_str();
-    app.add_option("--bind-timeout", raw.bind,
-                   "Seconds a BIND waits for its peer to connect, after the first reply")
-        ->envname("WEIR_BIND_TIMEOUT")
-        ->check(CLI::Range(0.001, 86400.0))
-        ->capture_default_str();
-    app.add_option("--drain-timeout", raw.drain,
-                   "Seconds sessions in flight may go on after SIGTERM or SIGINT before they are "
-                   "closed (0: close them at once)")
-        ->envname("WEIR_DRAIN_TIMEOUT")
-        ->check(CLI::Range(0.0, 86400.0))
-        ->capture_default_str();
-    app.add_option("--idle-timeout", raw.idle,
-                   "Seconds a relayed connection may stay silent both ways (0: never)")
-        ->envname("WEIR_IDLE_TIMEOUT")
-        ->check(CLI::Range(0.0, 31536000.0))
-        ->capture_default_str();
-}
+// What the command line says, before the environment and the file are read.
+struct command_line {
+    std::map<std::string, values, std::less<>> flags; ///< by option name
+    std::optional<std::string> config;
+    std::vector<std::string> positional;
+    bool help = false, version = false;
+};
 
-void add_limits(CLI::App& app, options& out, raw_options& raw) {
-    app.add_option("--max-sessions", out.config.max_sessions,
-                   "Sessions at once; more are refused (0: from the open-file limit)")
-        ->envname("WEIR_MAX_SESSIONS")
-        ->capture_default_str();
-    app.add_option("--max-sessions-per-client", out.config.max_sessions_per_client,
-                   "Sessions at once from one IPv4 address or IPv6 /64 (0: unlimited)")
-        ->envname("WEIR_MAX_SESSIONS_PER_CLIENT")
-        ->capture_default_str();
-    app.add_option("--max-handshakes", out.config.max_handshakes,
-                   "Connections still negotiating at once (0: unlimited)")
-        ->envname("WEIR_MAX_HANDSHAKES")
-        ->capture_default_str();
-    app.add_option("--max-handshakes-per-client", out.config.max_handshakes_per_client,
-                   "Connections still negotiating at once from one IPv4 address or IPv6 /64 "
-                   "(0: unlimited); when --max-handshakes is reached, the oldest handshakes of "
-                   "the clients holding the most make room for the others")
-        ->envname("WEIR_MAX_HANDSHAKES_PER_CLIENT")
-        ->capture_default_str();
-    app.add_flag("--no-login-throttle", raw.no_throttle,
-                 "Do not slow down and block clients that keep failing to log in")
-        ->envname("WEIR_NO_LOGIN_THROTTLE");
-    app.add_option("--login-free-failures", out.config.throttle.free_failures,
-                   "Failed logins from one client answered without delay; later ones wait "
-                   "longer and longer (up to 4 s)")
-        ->envname("WEIR_LOGIN_FREE_FAILURES")
-        ->capture_default_str();
-    app.add_option("--login-block-after", out.config.throttle.block_after,
-                   "Failed logins after which a client is blocked")
-        ->envname("WEIR_LOGIN_BLOCK_AFTER")
-        ->check(CLI::Range(1u, 1000000u))
-        ->capture_default_str();
-    app.add_option("--login-block-time", raw.block_for, "Seconds a blocked client stays blocked")
-        ->envname("WEIR_LOGIN_BLOCK_TIME")
-        ->check(CLI::Range(1.0, 31536000.0))
-        ->capture_default_str();
-}
-
-void add_access_options(CLI::App& app, options& out, raw_options& raw) {
-    app.add_option("--rule", out.access.rules,
-                   "Access rule, first match wins, e.g. 'allow from 10.0.0.0/8 to any port 443', "
-                   "'deny to 169.254.0.0/16', 'allow user alice to .corp.example'; repeatable")
-        ->envname("WEIR_RULES")
-        ->delimiter(';');
-    app.add_option("--rules-file", out.access.rules_file,
-                   "File of access rules, one per line, checked after the --rule ones")
-        ->envname("WEIR_RULES_FILE");
-    app.add_flag("--deny-private-destinations", out.access.deny_private_everywhere,
-                 "Guard loopback, link-local (169.254.169.254), unspecified, multicast and "
-                 "broadcast destinations and the host's own addresses on every listener "
-                 "(always on for listeners reachable from other hosts): only a rule naming "
-                 "one opens it")
-        ->envname("WEIR_DENY_PRIVATE_DESTINATIONS");
-    app.add_flag("--deny-private-ranges", out.access.deny_private_ranges,
-                 "Guard RFC 1918, CGNAT (100.64.0.0/10) and IPv6 unique-local ranges too, on "
-                 "every listener")
-        ->envname("WEIR_DENY_PRIVATE_RANGES");
-    app.add_option("--run-as", out.run_as,
-                   "USER[:GROUP] to switch to once the ports are bound (when started as root)")
-        ->envname("WEIR_RUN_AS");
-    app.add_option("--log-level", raw.level, "debug, info, warn or error")
-        ->envname("WEIR_LOG_LEVEL")
-        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
-        ->capture_default_str();
-    app.add_option("--log-format", raw.format, "text, or json (one object a line)")
-        ->envname("WEIR_LOG_FORMAT")
-        ->check(CLI::IsMember({"text", "json"}))
-        ->capture_default_str();
-    app.add_option("--metrics", out.metrics,
-                   "HOST:PORT to serve Prometheus metrics (/metrics) and /healthz on (off by "
-                   "default; loopback only unless --metrics-allow-remote)")
-        ->envname("WEIR_METRICS");
-    app.add_flag("--metrics-allow-remote", out.metrics_allow_remote,
-                 "Let --metrics listen on an address other hosts can reach")
-        ->envname("WEIR_METRICS_ALLOW_REMOTE");
-}
-
-// Converts what CLI11 parsed into the configuration.
-void apply(const raw_options& raw, options& out) {
-    auto& cfg = out.config;
-    if (!raw.listen.empty()) {
-        cfg.listeners.clear();
-        for (const auto& url : raw.listen)
-            cfg.listeners.push_back(server::parse_listen_url(url));
+// A list option's values, each split at the delimiter; empty pieces dropped.
+void add_values(const option_decl& d, const std::string& text, values& out) {
+    if (d.kind != option_kind::list) {
+        out.assign(1, text);
+        return;
     }
-    cfg.threads = raw.threads;
-    cfg.relay.kind = raw.relay == "copy" ? relay::relay_kind::copy : relay::relay_kind::splice;
-    cfg.handshake_timeout = seconds(raw.handshake);
-    cfg.connect_timeout = seconds(raw.connect);
-    cfg.bind_timeout = seconds(raw.bind);
-    cfg.drain_timeout = seconds(raw.drain);
-    cfg.relay.idle_timeout = seconds(raw.idle);
-    cfg.throttle_logins = !raw.no_throttle;
-    cfg.throttle.block_for = std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::duration<double>(raw.block_for));
-    out.log_level = parse_level(raw.level);
-    out.log_format = raw.format == "json" ? log::format::json : log::format::text;
+    std::size_t start = 0;
+    for (;;) {
+        const auto end = text.find(d.delimiter, start);
+        auto piece = text.substr(start, end == std::string::npos ? end : end - start);
+        if (!piece.empty()) out.push_back(std::move(piece));
+        if (end == std::string::npos) return;
+        start = end + 1;
+    }
+}
+
+const option_decl* find_decl(std::string_view name) {
+    for (const auto& d : option_table())
+        if (d.name == name) return &d;
+    return nullptr;
+}
+
+std::vector<std::string> option_names() {
+    std::vector<std::string> names;
+    for (const auto& d : option_table())
+        names.emplace_back(d.name);
+    return names;
+}
+
+[[noreturn]] void unknown_option(std::string_view name) {
+    auto names = option_names();
+    names.insert(names.end(), {"config", "help", "version"});
+    const auto near = nearest(name, names);
+    throw usage_error(fmt::format("unknown option --{}{} (see weir --help)", name,
+                                  near ? fmt::format("; did you mean --{}?", *near) : ""));
+}
+
+command_line read_command_line(int argc, char** argv) {
+    command_line cl;
+    bool options_end = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (options_end || arg.size() < 2 || arg[0] != '-') {
+            cl.positional.push_back(arg);
+        } else if (arg == "--") {
+            options_end = true;
+        } else if (arg == "-h" || arg == "--help") {
+            cl.help = true;
+        } else if (arg == "--version") {
+            cl.version = true;
+        } else if (arg[1] != '-') {
+            throw usage_error(fmt::format("unknown option {} (see weir --help)", arg));
+        } else {
+            const auto eq = arg.find('=');
+            const std::string name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
+            const auto* d = find_decl(name);
+            if (d == nullptr && name != "config") unknown_option(name);
+            std::optional<std::string> value;
+            if (eq != std::string::npos) {
+                value = arg.substr(eq + 1);
+            } else if (d != nullptr && d->kind == option_kind::flag) {
+                value = "true";
+            } else if (i + 1 < argc) {
+                value = argv[++i];
+            } else {
+                throw usage_error(fmt::format("--{} needs a value: --{} {}", name, name,
+                                              d != nullptr ? d->value_name : "FILE"));
+            }
+            if ((d == nullptr && cl.config) ||
+                (d != nullptr && d->kind != option_kind::list && cl.flags.count(name) != 0))
+                throw usage_error(fmt::format("--{} is given more than once", name));
+            if (d == nullptr) {
+                cl.config = *value;
+            } else {
+                add_values(*d, *value, cl.flags[name]);
+            }
+        }
+    }
+    return cl;
+}
+
+// The config file's values by key, each with its line.
+struct file_values {
+    std::string path;
+    std::map<std::string, std::pair<values, std::size_t>, std::less<>> by_key;
+};
+
+std::string read_whole(const std::string& path, const std::string& named_by) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw usage_error(
+            fmt::format("{}: cannot read {}: {}", named_by, path, std::strerror(errno)));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+file_values read_config(const std::string& path, const std::string& named_by) {
+    file_values out{path, {}};
+    std::vector<config_entry> entries;
+    try {
+        entries = parse_config(read_whole(path, named_by));
+    } catch (const config_syntax_error& e) {
+        throw usage_error(fmt::format("{}:{}: {}", path, e.line, e.what()));
+    }
+    for (auto& e : entries) {
+        const auto* d = find_decl(e.key);
+        if (d == nullptr) {
+            const auto near = nearest(e.key, option_names());
+            throw usage_error(fmt::format("{}:{}: unknown key {}{}", path, e.line, e.key,
+                                          near ? fmt::format("; did you mean {}?", *near) : ""));
+        }
+        if (const auto seen = out.by_key.find(e.key); seen != out.by_key.end())
+            throw usage_error(fmt::format("{}:{}: {} is already set on line {}", path, e.line,
+                                          e.key, seen->second.second));
+        if (e.array && d->kind != option_kind::list)
+            throw usage_error(
+                fmt::format("{}:{}: {}: takes one value, not an array", path, e.line, e.key));
+        values v;
+        for (const auto& text : e.values)
+            add_values(*d, text, v);
+        out.by_key.emplace(e.key, std::pair{std::move(v), e.line});
+    }
+    return out;
+}
+
+std::optional<std::string> env(const std::string& name) {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return std::string(value);
+}
+
+const std::pair<values, std::size_t>* in_file(const file_values* file, std::string_view key) {
+    if (file == nullptr) return nullptr;
+    const auto found = file->by_key.find(key);
+    return found == file->by_key.end() ? nullptr : &found->second;
+}
+
+// One option from the first source that has it: flag, environment, file, default.
+void resolve(const option_decl& d, const command_line& cl, const file_values* file, options& out) {
+    const std::string flag = fmt::format("--{}", d.name);
+    const auto variable = env_name(d.name);
+    setting s{std::string(d.name), {}, "default", flag + " (default)"};
+    values v;
+    if (const auto f = cl.flags.find(d.name); f != cl.flags.end()) {
+        v = f->second;
+        s.origin = "flag";
+        s.where = flag;
+    } else if (const auto e = env(variable)) {
+        add_values(d, *e, v);
+        s.origin = "env " + variable;
+        s.where = variable;
+    } else if (const auto* k = in_file(file, d.name)) {
+        v = k->first;
+        s.origin = "file " + file->path;
+        s.where = fmt::format("{}:{}: {}", file->path, k->second, d.name);
+    }
+    if (s.origin != "default") {
+        if (v.empty()) throw usage_error(s.where + ": needs a value");
+        try {
+            d.apply(out, v);
+        } catch (const option_error& e) {
+            throw usage_error(fmt::format("{}: {}", s.where, e.what()));
+        }
+    }
+    s.value = d.show(out);
+    out.settings.push_back(std::move(s));
+}
+
+// A WEIR_* variable that is no option's but close to one's name is a typo (or
+// an old name: WEIR_RULES before --rule's variable was derived from it), not
+// something to ignore. Others (a test's WEIR_BIN) are left alone.
+void check_variables() {
+    std::vector<std::string> names;
+    for (const auto& d : option_table())
+        names.push_back(env_name(d.name).substr(5));
+    names.emplace_back("CONFIG");
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry = *e;
+        const auto name = entry.substr(0, entry.find('='));
+        if (name.substr(0, 5) != "WEIR_") continue;
+        const auto rest = name.substr(5);
+        if (std::find(names.begin(), names.end(), rest) != names.end()) continue;
+        if (const auto near = nearest(rest, names))
+            throw usage_error(
+                fmt::format("{} is not a weir variable; did you mean WEIR_{}?", name, *near));
+    }
+}
+
+// The command: none (serve), `check`, or `passwd NAME`.
+void read_command(const command_line& cl, options& out) {
+    const auto& p = cl.positional;
+    if (p.empty()) return;
+    if (p[0] == "check" && p.size() == 1) {
+        out.check = true;
+    } else if (p[0] == "passwd" && p.size() == 2) {
+        out.passwd_name = p[1];
+    } else if (p[0] == "passwd" && p.size() == 1) {
+        throw usage_error("weir passwd needs a NAME (see weir --help)");
+    } else {
+        throw usage_error(fmt::format("unexpected argument {} (see weir --help)",
+                                      p[p[0] == "check" || p[0] == "passwd" ? 1 : 0]));
+    }
+}
+
+// Everything parse() does but the error line; true when help or version was shown.
+bool parse_all(int argc, char** argv, options& out) {
+    const auto cl = read_command_line(argc, argv);
+    if (cl.help || cl.version) {
+        std::fputs(cl.help ? help_text().c_str() : "weir 0.1.0\n", stdout);
+        return true;
+    }
+    read_command(cl, out);
+    check_variables();
+    std::optional<file_values> file;
+    setting config{"config", {}, "default", "--config"};
+    if (cl.config) {
+        config.origin = "flag";
+        file = read_config(*cl.config, "--config");
+    } else if (const auto path = env("WEIR_CONFIG")) {
+        config.origin = "env WEIR_CONFIG";
+        config.where = "WEIR_CONFIG";
+        file = read_config(*path, "WEIR_CONFIG");
+    }
+    if (file) config.value = quote(file->path);
+    out.settings.push_back(std::move(config));
+    for (const auto& d : option_table())
+        resolve(d, cl, file ? &*file : nullptr, out);
+    try {
+        check_combination(out);
+    } catch (const option_error& e) {
+        throw usage_error(e.what());
+    }
+    return false;
 }
 
 } // namespace
 
+const setting* find_setting(const options& opts, std::string_view name) {
+    for (const auto& s : opts.settings)
+        if (s.name == name) return &s;
+    return nullptr;
+}
+
+std::string where(const options& opts, std::string_view name) {
+    if (const auto* s = find_setting(opts, name)) return s->where;
+    return fmt::format("--{}", name);
+}
+
 std::optional<int> parse(int argc, char** argv, options& out) {
-    CLI::App app{"weir: a SOCKS4, SOCKS4a and SOCKS5 proxy server", "weir"};
-    app.set_config("--config", "", "Read options from this TOML/INI file (keys as long options)");
-    app.set_version_flag("--version", "weir 0.1.0");
-    app.allow_config_extras(CLI::config_extras_mode::error); // a misspelt key is an error
-    raw_options raw;
-    add_network_options(app, out, raw);
-    add_timeouts(app, raw);
-    add_limits(app, out, raw);
-    add_access_options(app, out, raw);
-
-    std::string name;
-    auto* passwd = app.add_subcommand(
-        "passwd", "Read a password from stdin (or a prompt) and print a users-file line for NAME");
-    passwd->add_option("NAME", name, "User name")->required();
-
+    out = default_options();
     try {
-        app.parse(argc, argv);
-        apply(raw, out);
-    } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0) return app.exit(e);
-        std::fprintf(stderr, "weir: error: %s (see weir --help)\n", e.what());
-        return 2;
-    } catch (const server::listen_url_error& e) {
+        if (parse_all(argc, argv, out)) return 0;
+    } catch (const usage_error& e) {
         std::fprintf(stderr, "weir: error: %s\n", e.what());
         return 2;
     }
-    if (passwd->parsed()) out.passwd_name = name;
     return std::nullopt;
 }
 
