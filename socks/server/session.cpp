@@ -12,6 +12,16 @@
 namespace weir::server {
 namespace {
 
+// "05 02": bytes as an operator reads them in a packet capture.
+std::string hex(std::span<const std::uint8_t> bytes) {
+    std::string out;
+    for (const auto b : bytes) {
+        if (!out.empty()) out.push_back(' ');
+        out += fmt::format("{:02x}", b);
+    }
+    return out;
+}
+
 // A domain the resolver may be given: host-name syntax, or an IP literal
 // sent as a name (the resolver parses it without a lookup).
 bool resolvable(const proto::address& target) {
@@ -145,6 +155,7 @@ io::task<bool> session::negotiate() {
         if (dl_.expired()) co_return false;
         auto ev = hs_.next_event();
         if (const auto out = hs_.take_output(); !out.empty()) {
+            if (log::enabled(log::level::debug)) log_step(rec_, "sent " + hex(out));
             const auto sent = io::send_now(client(), out);
             if (sent < out.size() && co_await io::write_rest(client(), dl_, out, sent)) {
                 fail(outcome::client_write_failed);
@@ -158,6 +169,7 @@ io::task<bool> session::negotiate() {
                 fail(ec == asio::error::eof ? outcome::client_closed : outcome::client_read_failed);
                 co_return false;
             }
+            got_bytes_ = true;
             hs_.receive(std::span(buf.data(), n));
         } else if (const auto* cred = std::get_if<proto::credentials_event>(&ev)) {
             if (!authenticate_at_once(*cred)) co_await authenticate(*cred);
@@ -165,6 +177,9 @@ io::task<bool> session::negotiate() {
             request_ = std::move(*req);
             rec_.proto = protocol_name(*request_);
             rec_.target = request_->destination;
+            if (log::enabled(log::level::debug))
+                log_step(rec_,
+                         fmt::format("request {} {}", rec_.proto, command_name(request_->cmd)));
             co_return true;
         } else {
             const auto& err = std::get<proto::error_event>(ev);
@@ -197,6 +212,11 @@ io::task<void> session::authenticate(const proto::credentials_event& cred) {
 // The verdict goes to the codec, which answers the client.
 void session::authenticated(const proto::credentials_event& cred, login_verdict v) {
     blocked_ = v == login_verdict::blocked;
+    if (log::enabled(log::level::debug))
+        log_step(rec_, fmt::format("login user={} {}", rec_.user,
+                                   v == login_verdict::accepted   ? "accepted"
+                                   : v == login_verdict::rejected ? "rejected"
+                                                                  : "blocked"));
     if (v == login_verdict::rejected) metrics::login_failed(listener_.index);
     if (v == login_verdict::accepted) user_ = cred.username;
     hs_.auth_result(v == login_verdict::accepted);
@@ -276,6 +296,7 @@ void session::finish() {
         outcome_text(outcome_, error_, request_ ? request_->cmd : proto::command::connect);
     session_end e;
     e.result = result;
+    e.quiet = outcome_ == outcome::client_closed && !got_bytes_;       // a pre-connect
     if (ctx_.closing.load(std::memory_order_relaxed)) e.end = "drain"; // cut short by a drain
     conn_.ticket.release(); // freed before the line: whoever reads it may count on the place
     auto f = facts(rec_, listener_, request_ ? std::optional(request_->cmd) : std::nullopt);

@@ -112,6 +112,7 @@ private:
     outcome outcome_ = outcome::succeeded;
     outcome timeout_ = outcome::succeeded; ///< what the current step's timeout means
     bool blocked_ = false;                 ///< a login attempt came while the client was blocked
+    bool got_bytes_ = false;               ///< the client sent a byte (else: a pre-connect)
 };
 
 } // namespace weir::server

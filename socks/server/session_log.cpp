@@ -42,6 +42,8 @@ const char* reply_hex(int code) {
     return text;
 }
 
+} // namespace
+
 std::string_view command_name(proto::command cmd) {
     switch (cmd) {
     case proto::command::connect:
@@ -53,8 +55,6 @@ std::string_view command_name(proto::command cmd) {
     }
     return "command";
 }
-
-} // namespace
 
 const char* protocol_name(const proto::request_event& req) {
     if (req.ver == proto::version::socks5) return "socks5";
@@ -89,7 +89,7 @@ std::string outcome_text(outcome o, std::error_code error, proto::command cmd) {
 
 // The session's event in JSON: every field named, numbers as numbers.
 void log_session_json(const session_record& r, std::string_view listener_url, const session_end& e,
-                      std::chrono::milliseconds took) {
+                      std::chrono::milliseconds took, log::level level) {
     const auto client = endpoint_string(r.client);
     const auto target = target_for_log(r.target);
     const auto resolved = r.resolved ? endpoint_string(*r.resolved) : std::string();
@@ -122,7 +122,7 @@ void log_session_json(const session_record& r, std::string_view listener_url, co
         {"dropped_unsent", u.unsent},
     }};
     const std::size_t tcp_fields = 13;
-    log::event(log::level::info, "session",
+    log::event(level, "session",
                std::span(fields.data(), e.udp != nullptr ? fields.size() : tcp_fields), "");
 }
 
@@ -130,10 +130,11 @@ void log_session_json(const session_record& r, std::string_view listener_url, co
 // (FMT_COMPILE), not parsed at run time.
 void log_session(const session_record& r, std::string_view listener_url, const session_end& e) {
     using namespace std::chrono;
-    if (!log::enabled(log::level::info)) return;
+    const auto level = e.quiet ? log::level::debug : log::level::info;
+    if (!log::enabled(level)) return;
     const auto ms = duration_cast<milliseconds>(steady_clock::now() - r.start).count();
     if (log::current_format() == log::format::json)
-        return log_session_json(r, listener_url, e, milliseconds(ms));
+        return log_session_json(r, listener_url, e, milliseconds(ms), level);
     fmt::memory_buffer line;
     auto out = std::back_inserter(line);
     fmt::format_to(
@@ -145,7 +146,7 @@ void log_session(const session_record& r, std::string_view listener_url, const s
     if (!e.extra.empty()) fmt::format_to(out, FMT_COMPILE(" {}"), e.extra);
     fmt::format_to(out, FMT_COMPILE(" up={} down={} duration={}.{:03}s"), r.up + e.up, e.down,
                    ms / 1000, ms % 1000);
-    log::write(log::level::info, std::string_view(line.data(), line.size()));
+    log::write(level, std::string_view(line.data(), line.size()));
 }
 
 void log_relayed(const session_record& r, std::string_view listener_url,
@@ -176,6 +177,10 @@ void log_udp(const session_record& r, std::string_view listener_url, const udp_s
     e.up = s.bytes_up;
     e.down = s.bytes_down;
     log_session(r, listener_url, e);
+}
+
+void log_step(const session_record& r, std::string_view what) {
+    log::debug("handshake client={}: {}", endpoint_string(r.client), what);
 }
 
 void log_refused(const session_record& r, std::string_view why) {

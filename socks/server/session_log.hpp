@@ -35,6 +35,9 @@ enum class outcome : std::uint8_t {
 /// "refused:<error>", "connect-failed:<error>" (the command's name), ...
 std::string outcome_text(outcome o, std::error_code error, proto::command cmd);
 
+/// The command as the log names it: connect, bind, udp-associate.
+std::string_view command_name(proto::command cmd);
+
 /// The protocol as the log names it: socks5, socks4a (a name) or socks4.
 const char* protocol_name(const proto::request_event& req);
 
@@ -58,6 +61,9 @@ struct session_end {
     std::string_view relay;         ///< which relay ran: splice, copy or udp
     std::string_view extra;         ///< more fields, text (UDP: datagrams and drops)
     const udp_stats* udp = nullptr; ///< UDP: the same, for JSON
+    /// A connection closed before its first byte (a browser's pre-connect):
+    /// logged at debug, not info.
+    bool quiet = false;
     std::uint64_t up = 0;
     std::uint64_t down = 0;
 };
@@ -72,6 +78,10 @@ void log_relayed(const session_record& r, std::string_view listener_url,
 
 /// The line of a UDP association: datagrams and bytes each way, drops by reason.
 void log_udp(const session_record& r, std::string_view listener_url, const udp_stats& stats);
+
+/// "handshake client=...: <what>", at debug: the steps of a handshake, for
+/// an operator debugging a client. Call only when debug is enabled.
+void log_step(const session_record& r, std::string_view what);
 
 /// "refused client=... target=...: <why>", at info.
 void log_refused(const session_record& r, std::string_view why);

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -83,7 +84,7 @@ class Haproxy:
 def start_weir(port=0):
     """One instance: SOCKS5 without a password on loopback, PROXY protocol, the rules."""
     return harness.Weir([f"socks5://127.0.0.1:{port}?proxy_protocol=true&auth=none"],
-                        extra=RULES)
+                        extra=[*RULES, "--drain-timeout", "30s"])
 
 
 def signal_weir(weir, signum):
@@ -249,6 +250,33 @@ class Balanced(unittest.TestCase):
         for i in range(2):
             for s in self.sessions_of(i, target=f"127.0.0.1:{ECHO.port}"):
                 self.assertRegex(s["client"], rf"^{re.escape(CLIENT)}:\d+$")
+
+
+class Drained(unittest.TestCase):
+    """Last (it stops one instance): a drain behind the balancer."""
+
+    def test_drained_instance_finishes_while_the_other_takes_new_clients(self):
+        """SIGTERM to one instance mid-transfer: its transfer completes whole,
+        HAProxy sends every new client to the other instance, and the drained
+        one exits 0 once its session ended."""
+        slow = [SlowTransfer(chunks=30), SlowTransfer(chunks=30)]  # one on each (roundrobin)
+        drained, other = WEIRS
+        mark = drained.mark()
+        other_mark = other.mark()
+        signal_weir(drained, signal.SIGTERM)
+        drained.wait_for_lines(re.compile(r"drain: stopped accepting; 1 session"), start=mark)
+        for _ in range(4):
+            r = fetch("/small")
+            self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+            self.assertEqual(r.stdout, harness.HttpTarget.SMALL)
+        for t in slow:
+            self.assertTrue(t.finish(), f"a transfer lost bytes in the drain: {t.error}")
+        self.assertEqual(drained.proc.wait(harness.TIMEOUT), 0, drained.text())
+        ended = drained.sessions(since=mark)
+        self.assertEqual((ended[0]["end"], ended[0]["up"]), ("eof", str(30 * 16 * 1024)))
+        self.assertIn("drain: every session ended", drained.text())
+        fetched = other.sessions(since=other_mark, count=4, target=f"127.0.0.1:{HTTP.port}")
+        self.assertEqual(len(fetched), 4)
 
 
 if __name__ == "__main__":
