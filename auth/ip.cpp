@@ -11,22 +11,6 @@ namespace {
 constexpr std::array<std::uint8_t, 12> v4_mapped_prefix = {0, 0, 0, 0, 0,    0,
                                                            0, 0, 0, 0, 0xff, 0xff};
 
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
-/// "0".."max" in decimal, without leading zeros.
-std::optional<unsigned> parse_decimal(std::string_view text, unsigned max) {
-    if (text.empty() || text.size() > 3 || (text.size() > 1 && text[0] == '0')) return {};
-    unsigned value = 0;
-    for (char c : text) {
-        if (!is_digit(c)) return {};
-        value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (value > max) return {};
-    return value;
-}
-
 /// `a` with every bit after the first `prefix` bits cleared.
 ip_address masked(const ip_address& a, unsigned prefix) {
     ip_address::v6_bytes b{};
@@ -124,7 +108,7 @@ std::optional<cidr> cidr::parse(std::string_view text, parse_error* error) {
     if (!address) return fail(parse_error::bad_address);
     if (slash == std::string_view::npos) return cidr(*address);
     const auto length = text.substr(slash + 1);
-    const auto prefix = parse_decimal(length, address->is_v4() ? 32U : 128U);
+    const auto prefix = text::parse_decimal(length, address->is_v4() ? 32U : 128U);
     if (!prefix) return fail(parse_error::bad_prefix);
     if (masked(*address, *prefix) != *address) return fail(parse_error::host_bits_set);
     return cidr(*address, *prefix);

@@ -23,7 +23,9 @@
 # repository; the hev column is measured only when it is set), WEIR_BASE (path
 # to another build's weir, e.g. of the commit before a change: adds the
 # column base-splice, run exactly as weir-splice, so that before and after are
-# measured in the same rounds).
+# measured in the same rounds), WEIR_ARGS (more options for the weir columns, not
+# base-splice: WEIR_ARGS="--metrics 127.0.0.1:0" measures weir with its metrics
+# endpoint on).
 # Everything runs in a private network namespace (unshare -n) when it can, so
 # conntrack and TIME_WAIT stay out of the host's way; only 127.0.0.0/8 is used.
 set -euo pipefail
@@ -58,6 +60,8 @@ udp_associations=${UDP_ASSOCIATIONS:-16}
 udp_held=${UDP_HELD:-4000}
 udp_paced_rate=${UDP_PACED_RATE:-50000}
 proxies=${PROXIES:-reference weir-splice weir-copy microsocks dante hev}
+# Extra options for the weir columns only (not base-*), e.g. WEIR_ARGS="--metrics 127.0.0.1:0".
+declare -A weir_args=([weir-splice]="${WEIR_ARGS:-}" [weir-copy]="${WEIR_ARGS:-}")
 [[ -z ${WEIR_BASE:-} || " $proxies " == *" base-splice "* ]] || proxies="$proxies base-splice"
 all_rows="tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both cycles cycles-pipe \
 cycles-auth cycles-1 latency idle udp-rr-64 udp-rr-1200 udp-many udp-ping udp-flood udp-paced \
@@ -147,7 +151,7 @@ start_proxy() {
         [[ $1 != base-* ]] || binary=$WEIR_BASE
         spawn "$binary" --relay "${1#*-}" --listen "socks://127.0.0.1:$port" \
             --listen "socks5://127.0.0.1:$((port + 1))" --users "$work/users" --log-level warn \
-            --max-sessions-per-client 0 \
+            --max-sessions-per-client 0 ${weir_args[$1]:-} \
             2>>"$work/$1.log"
         proxy_pid=$last_pid auth_pid=$last_pid
         ;;

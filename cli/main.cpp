@@ -127,9 +127,10 @@ int serve(cli::options& opts) {
             server::metrics_handlers{[&srv] { return server::metrics::exposition(srv.gauges()); },
                                      [&srv] { return !srv.draining(); }});
         const auto at = metrics->local_endpoint();
-        const auto host =
-            at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string();
-        const auto url = fmt::format("http://{}:{}/metrics", host, at.port());
+        // fmt, not "[" + text + "]": GCC 12 at -O3 warns of a false -Wrestrict there.
+        const bool v6 = at.address().is_v6();
+        const auto url = fmt::format("http://{}{}{}:{}/metrics", v6 ? "[" : "",
+                                     at.address().to_string(), v6 ? "]" : "", at.port());
         log::event(log::level::info, "metrics", {{"url", url}},
                    fmt::format("metrics on {} and /healthz", url));
     }

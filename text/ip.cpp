@@ -24,18 +24,6 @@ int hex_value(char c) {
     return -1;
 }
 
-/// "0".."max" in decimal, without leading zeros.
-std::optional<unsigned> parse_decimal(std::string_view text, unsigned max) {
-    if (text.empty() || text.size() > 3 || (text.size() > 1 && text[0] == '0')) return {};
-    unsigned value = 0;
-    for (char c : text) {
-        if (!is_digit(c)) return {};
-        value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (value > max) return {};
-    return value;
-}
-
 void append_number(std::string& out, unsigned value, int base) {
     char digits[8];
     const auto result = std::to_chars(std::begin(digits), std::end(digits), value, base);
@@ -66,6 +54,17 @@ zero_run longest_zero_run(const std::array<unsigned, 8>& groups) {
 }
 
 } // namespace
+
+std::optional<unsigned> parse_decimal(std::string_view text, unsigned max) {
+    if (text.empty() || text.size() > 3 || (text.size() > 1 && text[0] == '0')) return {};
+    unsigned value = 0;
+    for (char c : text) {
+        if (!is_digit(c)) return {};
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value > max) return {};
+    return value;
+}
 
 void append_ipv4(std::string& out, std::span<const std::uint8_t, 4> bytes) {
     for (std::size_t i = 0; i < 4; ++i) {

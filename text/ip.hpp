@@ -30,4 +30,8 @@ std::optional<std::array<std::uint8_t, 4>> parse_ipv4(std::string_view text);
 /// optional dotted-quad tail ("::ffff:1.2.3.4"). No brackets or zones.
 std::optional<std::array<std::uint8_t, 16>> parse_ipv6(std::string_view text);
 
+/// "0".."max" in decimal, at most three digits, without leading zeros (an
+/// octet, a prefix length).
+std::optional<unsigned> parse_decimal(std::string_view text, unsigned max);
+
 } // namespace weir::text
