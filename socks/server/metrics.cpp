@@ -30,26 +30,31 @@ private:
     std::atomic<std::uint64_t> v_{0};
 };
 
-// Upper bounds in seconds; the last bucket (+Inf) is the count.
-constexpr std::array<double, 13> latency_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                 0.1,    0.25,  0.5,    1,     2.5,  10};
-constexpr std::array<double, 10> duration_buckets{0.01, 0.1, 1,    10,    60,
-                                                  300,  900, 3600, 14400, 86400};
+// Upper bounds in microseconds (integers: an observation is a few compares);
+// the last bucket (+Inf) is the count.
+constexpr std::array<std::uint64_t, 13> latency_buckets{
+    500,     1'000,   2'500,   5'000,     10'000,    25'000,    50'000,
+    100'000, 250'000, 500'000, 1'000'000, 2'500'000, 10'000'000};
+constexpr std::array<std::uint64_t, 10> duration_buckets{
+    10'000,      100'000,     1'000'000,     10'000'000,     60'000'000,
+    300'000'000, 900'000'000, 3'600'000'000, 14'400'000'000, 86'400'000'000};
 
 template <std::size_t N>
 struct histogram {
-    const std::array<double, N>* bounds;
+    const std::array<std::uint64_t, N>* bounds;
     std::array<counter, N> buckets; // cumulative only when printed
     counter count;
     counter sum_us;
 
     void observe(clock::duration d) noexcept {
-        const double s = std::chrono::duration<double>(d).count();
-        const auto at = std::lower_bound(bounds->begin(), bounds->end(), s) - bounds->begin();
-        if (static_cast<std::size_t>(at) < N) buckets[static_cast<std::size_t>(at)].add();
+        const auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(
+            0, std::chrono::duration_cast<std::chrono::microseconds>(d).count()));
+        std::size_t at = 0;
+        while (at < N && us > (*bounds)[at])
+            ++at;
+        if (at < N) buckets[at].add();
         count.add();
-        sum_us.add(static_cast<std::uint64_t>(std::max<std::int64_t>(
-            0, std::chrono::duration_cast<std::chrono::microseconds>(d).count())));
+        sum_us.add(us);
     }
 };
 
@@ -131,11 +136,12 @@ block& local() {
     return *mine;
 }
 
-std::size_t protocol_index(std::string_view p) noexcept {
-    const auto* at = std::find(protocol_names.begin(), protocol_names.end(), p);
-    return at == protocol_names.end() ? 0 : static_cast<std::size_t>(at - protocol_names.begin());
+// The session record's protocol is one of protocol_names, as protocol_name()
+// (session_log.cpp) and the codec's refusals write it.
+std::size_t protocol_index(const char* p) noexcept {
+    if (p[0] != 's') return 0;
+    return p[5] == '5' ? 3 : p[6] == 'a' ? 2 : 1;
 }
-
 std::size_t command_index(std::optional<proto::command> cmd) noexcept {
     if (!cmd) return 0;
     switch (*cmd) {
@@ -276,14 +282,15 @@ public:
         fmt::format_to(out(), "{}{{{}}} {}\n", name, labels, v);
     }
     template <std::size_t N, typename F>
-    void histogram(const registry& r, const std::array<double, N>& bounds, std::string_view name,
-                   std::string_view help, F&& pick) {
+    void histogram(const registry& r, const std::array<std::uint64_t, N>& bounds,
+                   std::string_view name, std::string_view help, F&& pick) {
         family(name, "histogram", help);
         std::uint64_t cumulative = 0;
         for (std::size_t i = 0; i < N; ++i) {
             cumulative +=
                 sum(r, [&](const block& b) -> const counter& { return pick(b).buckets[i]; });
-            fmt::format_to(out(), "{}_bucket{{le=\"{}\"}} {}\n", name, bounds[i], cumulative);
+            fmt::format_to(out(), "{}_bucket{{le=\"{}\"}} {}\n", name,
+                           static_cast<double>(bounds[i]) / 1e6, cumulative);
         }
         const auto count = sum(r, [&](const block& b) -> const counter& { return pick(b).count; });
         const auto us = sum(r, [&](const block& b) -> const counter& { return pick(b).sum_us; });
