@@ -88,31 +88,44 @@ bool needs_password(const server::config& cfg) {
                        [](const auto& l) { return l.auth == server::auth_mode::password; });
 }
 
-// With no users file, a password listener gets one random credential, printed
-// once here and never logged.
-std::shared_ptr<const auth::user_db> generated_users() {
-    unsigned char raw[18];
-    randombytes_buf(raw, sizeof raw);
-    char password[sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-    sodium_bin2base64(password, sizeof password, raw, sizeof raw,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    auto db = std::make_shared<const auth::user_db>(auth::user_db::single("weir", password));
-    std::fprintf(stderr,
-                 "weir: no --users file; generated credential for the password listeners "
-                 "(shown once): user=weir password=%s\n",
-                 password);
-    sodium_memzero(password, sizeof password);
-    sodium_memzero(raw, sizeof raw);
-    return db;
-}
+// With no users file, a password listener gets one random credential, shown
+// once (show()) when the server is up, and never logged.
+class generated_credential {
+public:
+    generated_credential() {
+        unsigned char raw[18];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2base64(password_, sizeof password_, raw, sizeof raw,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        sodium_memzero(raw, sizeof raw);
+    }
+    generated_credential(const generated_credential&) = delete;
+    generated_credential& operator=(const generated_credential&) = delete;
+    ~generated_credential() { sodium_memzero(password_, sizeof password_); }
+
+    std::shared_ptr<const auth::user_db> users() const {
+        return std::make_shared<const auth::user_db>(auth::user_db::single("weir", password_));
+    }
+    void show() const {
+        std::fprintf(stderr,
+                     "weir: no --users file; generated credential for the password listeners "
+                     "(shown once): user=weir password=%s\n",
+                     password_);
+    }
+
+private:
+    char password_[sodium_base64_ENCODED_LEN(18, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+};
 
 int serve(cli::options& opts) {
     const auto rules = checked_rules(opts);
     std::optional<cli::identity> run_as;
     if (opts.run_as) run_as = cli::lookup_identity(*opts.run_as);
     std::shared_ptr<auth::verifier> verifier;
+    std::optional<generated_credential> generated;
     if (opts.users_file || needs_password(opts.config)) {
-        auto users = opts.users_file ? load_users(*opts.users_file) : generated_users();
+        if (!opts.users_file) generated.emplace();
+        auto users = generated ? generated->users() : load_users(*opts.users_file);
         verifier = std::make_shared<auth::verifier>(std::move(users), auth::verifier::options{});
     }
     const auto nofile = raise_nofile_limit();
@@ -143,6 +156,8 @@ int serve(cli::options& opts) {
         }
         log::info("running as {} (uid {}, gid {})", run_as->spec, run_as->uid, run_as->gid);
     }
+    // Only now that every port is bound: no password for a server that never started.
+    if (generated) generated->show();
     // The first SIGTERM or SIGINT drains; a second one exits at once.
     asio::signal_set stop_signals(srv.main_context(), SIGINT, SIGTERM);
     std::function<void(std::error_code, int)> on_stop = [&](std::error_code ec, int signo) {

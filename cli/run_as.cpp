@@ -55,6 +55,11 @@ void drop_privileges(const identity& id) {
         throw std::runtime_error(
             fmt::format("--run-as {}: {} failed: {}", id.spec, step, std::strerror(errno)));
     };
+    // Already that user (a container started as it, `setpriv`): nothing to
+    // change, and setgroups would fail without privilege.
+    if (id.uid != 0 && ::getuid() == id.uid && ::geteuid() == id.uid && ::getgid() == id.gid &&
+        ::getegid() == id.gid)
+        return;
     if (::setgroups(1, &id.gid) != 0) fail("setgroups");
     if (::setgid(id.gid) != 0) fail("setgid");
     if (::setuid(id.uid) != 0) fail("setuid");

@@ -17,7 +17,9 @@ struct identity {
 identity lookup_identity(const std::string& spec);
 
 /// Drops every privilege for good: supplementary groups, gid, uid (in that
-/// order), and checks that root cannot be regained. Throws std::runtime_error.
+/// order), and checks that root cannot be regained. A process that already
+/// runs as that user and group (real and effective) is left as it is.
+/// Throws std::runtime_error.
 void drop_privileges(const identity& id);
 
 } // namespace weir::cli

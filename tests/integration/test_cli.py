@@ -213,5 +213,20 @@ class GeneratedCredential(unittest.TestCase):
                               if "generated credential" in l]), 1)
 
 
+class GeneratedCredential(unittest.TestCase):
+    def test_not_shown_when_a_port_is_taken(self):
+        """A password listener on a port something else holds: the start-up error,
+        and no credential handed out for a server that never started."""
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            r = harness.run_weir(["--listen", f"socks5://127.0.0.1:{port}"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"cannot listen on socks5://127.0.0.1:{port}", r.stderr)
+        self.assertNotIn("password=", r.stderr)
+        self.assertNotIn("generated credential", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -193,6 +193,20 @@ class RunAs(unittest.TestCase):
                       "nor fs.pipe-user-pages-soft pages in all: lower --pipe-size or "
                       "--pipe-budget); 1 since start", line.string)
 
+    def test_run_as_the_user_it_already_is(self):
+        """Started as nobody (setpriv, as a container would) with --run-as nobody:
+        nothing to switch, no error; it runs and relays."""
+        if os.getuid() != 0:
+            self.fail("this test needs root (CI and make test run as root)")
+        nobody = pwd.getpwnam("nobody")
+        setpriv = [harness.require_tool("setpriv"), f"--reuid={nobody.pw_uid}",
+                   f"--regid={nobody.pw_gid}", "--clear-groups"]
+        weir = harness.Weir(["socks://127.0.0.1:0"], extra=["--run-as", "nobody"],
+                            prefix=setpriv)
+        self.addCleanup(weir.stop)
+        weir.wait_for_lines(harness.re.compile(r"running as nobody \(uid "))
+        self.assertTrue(echoes(socks5_session(weir.port("socks"))))
+
     def test_run_as_unknown_user(self):
         """An unknown --run-as user is a start-up error (exit 2), nothing listening."""
         r = harness.run_weir(["--listen", "socks://127.0.0.1:0", "--run-as", "no-such-user-x"])
