@@ -128,6 +128,8 @@ int serve(cli::options& opts) {
         auto users = generated ? generated->users() : load_users(*opts.users_file);
         verifier = std::make_shared<auth::verifier>(std::move(users), auth::verifier::options{});
     }
+    if (const auto* s = cli::find_setting(opts, "max-sessions-per-client"))
+        opts.config.cap_loopback_clients = s->origin != "default";
     const auto nofile = raise_nofile_limit();
     if (opts.config.max_sessions == 0) opts.config.max_sessions = sessions_for(nofile);
     server::server srv(opts.config, verifier);

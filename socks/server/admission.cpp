@@ -24,9 +24,10 @@ admission::admission(limits l)
     , per_client_(l.per_client != 0 || l.handshakes != 0 || l.per_client_handshakes != 0)
     , register_handshakes_(l.handshakes != 0 || l.per_client_handshakes != 0) {}
 
-refusal admission::admit(std::string_view client, int fd, ticket& out, std::string* shed_from) {
+refusal admission::admit(std::string_view client, int fd, ticket& out, std::string* shed_from,
+                         bool uncapped) {
     out.release(); // before the lock: releasing takes it too
-    if (per_client_) return admit_counted(client, fd, out, shed_from);
+    if (per_client_) return admit_counted(client, fd, out, shed_from, uncapped);
     // Only the total may be limited: no lock, no count per client.
     if (limits_.sessions != 0 && sessions_.load() >= limits_.sessions) return refusal::sessions;
     sessions_.fetch_add(1);
@@ -36,14 +37,14 @@ refusal admission::admit(std::string_view client, int fd, ticket& out, std::stri
 }
 
 refusal admission::admit_counted(std::string_view client, int fd, ticket& out,
-                                 std::string* shed_from) {
+                                 std::string* shed_from, bool uncapped) {
     std::string key(client);
     std::lock_guard lock(mutex_);
     if (limits_.sessions != 0 && sessions_.load() >= limits_.sessions) return refusal::sessions;
     auto it = clients_.find(key);
     const bool known = it != clients_.end();
     const std::size_t held = known ? it->second.handshakes.size() : 0;
-    if (limits_.per_client != 0 && known && it->second.sessions >= limits_.per_client)
+    if (limits_.per_client != 0 && !uncapped && known && it->second.sessions >= limits_.per_client)
         return refusal::client_sessions;
     if (limits_.per_client_handshakes != 0 && held >= limits_.per_client_handshakes)
         return refusal::client_handshakes;

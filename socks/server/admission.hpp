@@ -71,8 +71,11 @@ public:
     /// A place for a new session from `client` on socket `fd`, or the limit it
     /// would break. Any place `out` held is released first. To make room it may
     /// shut down (never close) the socket of another client's handshake; then
-    /// `shed_from`, when given, receives that client's key.
-    refusal admit(std::string_view client, int fd, ticket& out, std::string* shed_from = nullptr);
+    /// `shed_from`, when given, receives that client's key. With `uncapped`
+    /// the client's sessions are counted but not held to `per_client` (its
+    /// handshakes still are).
+    refusal admit(std::string_view client, int fd, ticket& out, std::string* shed_from = nullptr,
+                  bool uncapped = false);
 
     std::size_t sessions() const noexcept { return sessions_.load(); }
     std::size_t handshakes() const noexcept { return handshakes_.load(); }
@@ -93,7 +96,8 @@ private:
     };
 
     refusal move(ticket& t, std::string_view client);
-    refusal admit_counted(std::string_view client, int fd, ticket& out, std::string* shed_from);
+    refusal admit_counted(std::string_view client, int fd, ticket& out, std::string* shed_from,
+                          bool uncapped);
     bool shed_for(std::size_t held, std::string* shed_from);
     void forget_handshake(client_state& c, std::uint64_t id) noexcept;
     void finish_handshake(const std::string& client, std::uint64_t id);

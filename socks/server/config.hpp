@@ -27,8 +27,12 @@ struct config {
     std::size_t auth_threads = 2;      ///< concurrent Argon2id verifications (64 MiB each)
     std::size_t auth_queue = 1024;
     int listen_backlog = 1024;
-    std::size_t max_sessions = 0;               ///< 0: derived from the open-file limit
-    std::size_t max_sessions_per_client = 512;  ///< per IPv4 address or IPv6 /64; 0: unlimited
+    std::size_t max_sessions = 0;              ///< 0: derived from the open-file limit
+    std::size_t max_sessions_per_client = 512; ///< per IPv4 address or IPv6 /64; 0: unlimited
+    /// Whether max_sessions_per_client holds clients on loopback addresses too
+    /// (every local process is one such client); cli/ sets it when the
+    /// operator set the limit.
+    bool cap_loopback_clients = false;
     std::size_t max_handshakes = 2048;          ///< sessions still negotiating; 0: unlimited
     std::size_t max_handshakes_per_client = 64; ///< of those, per client; 0: unlimited
     bool throttle_logins = true;

@@ -36,6 +36,13 @@ offload_pool::options pool_options(std::size_t threads, std::size_t queue, proto
     return o;
 }
 
+// 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 (a dual-stack listener).
+bool is_loopback(const asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+    return a.is_loopback();
+}
+
 std::size_t thread_count(std::size_t configured) {
     if (configured > 0) return configured;
     return std::max(1u, std::thread::hardware_concurrency());
@@ -167,7 +174,11 @@ std::optional<accepted> server::admit(io::tcp_socket socket, const tcp::endpoint
     }
     admission::ticket ticket;
     std::string shed_from; // the client whose oldest handshake made room, if any
-    const auto verdict = admission_.admit(key, socket.native_handle(), ticket, &shed_from);
+    // Every local process is the same loopback client: only a limit the
+    // operator set holds them (the global cap and the throttle always do).
+    const bool uncapped = !cfg_.cap_loopback_clients && is_loopback(remote.address());
+    const auto verdict =
+        admission_.admit(key, socket.native_handle(), ticket, &shed_from, uncapped);
     metrics::refused_at_door(verdict);
     switch (verdict) {
     case refusal::none:

@@ -3,6 +3,7 @@ SIGHUP, and privilege drop with --run-as."""
 
 import os
 import pwd
+import resource
 import signal
 import socket
 import threading
@@ -63,6 +64,26 @@ class Limits(unittest.TestCase):
         self.assertTrue(echoes(c))
         for s in (b, c, third):
             s.close()
+
+    def test_loopback_clients_not_held_to_the_default_cap(self):
+        """Every local process is the same loopback client: the default
+        --max-sessions-per-client (512) does not hold it, so 600 sessions from
+        127.0.0.1 all relay (set explicitly, it does hold them: the test above)."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        weir = harness.Weir(["socks://127.0.0.1:0"])
+        self.addCleanup(weir.stop)
+        port = weir.port("socks")
+        sessions = []
+        try:
+            for _ in range(600):
+                sessions.append(socks5_session(port))
+            self.assertTrue(all(echoes(s) for s in sessions))
+        finally:
+            for s in sessions:
+                s.close()
+        self.assertNotIn("max-sessions-per-client reached", weir.text())
 
     def test_max_sessions(self):
         """--max-sessions caps sessions in total."""
