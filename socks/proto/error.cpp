@@ -15,7 +15,7 @@ public:
 };
 
 // The text of each errc, in the enumeration's order (errc starts at 1).
-constexpr std::array<std::string_view, 21> messages = {
+constexpr std::array<std::string_view, 22> messages = {
     "unsupported SOCKS version",                     // bad_version
     "SOCKS version not enabled on this listener",    // protocol_not_enabled
     "SOCKS5 greeting offers no methods",             // no_methods
@@ -37,8 +37,9 @@ constexpr std::array<std::string_view, 21> messages = {
     "not a host name",                               // not_a_host_name
     "password checks busy",                          // verifier_busy
     "UDP datagram shorter than its header",          // truncated_datagram
+    "an HTTP request on a SOCKS port",               // http_request
 };
-static_assert(static_cast<std::size_t>(errc::truncated_datagram) == messages.size(),
+static_assert(static_cast<std::size_t>(errc::http_request) == messages.size(),
               "one message per errc");
 
 std::string weir_category::message(int value) const {

@@ -44,6 +44,8 @@ enum class errc {
     verifier_busy,   ///< no room to queue a password check
     // UDP ASSOCIATE
     truncated_datagram, ///< a UDP datagram that ends inside its header
+    // not SOCKS at all
+    http_request, ///< an HTTP/1.x request line: answered with a plain-text 400
 };
 
 const std::error_category& error_category() noexcept;

@@ -3,7 +3,11 @@
 #include "socks/proto/socks4.hpp"
 #include "socks/proto/socks5.hpp"
 
+#include <algorithm>
+#include <array>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <utility>
 
 namespace weir::proto {
@@ -18,6 +22,45 @@ std::vector<std::uint8_t> socks4_reject() {
 
 std::vector<std::uint8_t> no_acceptable_method() {
     return {socks5::socks_version, socks5::method_unacceptable};
+}
+
+// An HTTP/1.x request line starts with one of these methods and a space
+// (RFC 9110 section 9 and RFC 5789): enough to tell a client that took this
+// port for an HTTP proxy. None starts with 0x04 or 0x05.
+constexpr std::array<std::string_view, 9> http_methods = {
+    "GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ",
+};
+
+enum class http_sniff : std::uint8_t { yes, no, need_more };
+
+http_sniff sniff_http(std::span<const std::uint8_t> in) {
+    bool could_be = false;
+    for (const auto method : http_methods) {
+        const std::size_t n = std::min(in.size(), method.size());
+        if (!std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n), method.begin()))
+            continue;
+        if (n == method.size()) return http_sniff::yes;
+        could_be = true;
+    }
+    return could_be ? http_sniff::need_more : http_sniff::no;
+}
+
+// A complete response, the same for every request: nothing the client sent
+// is echoed back.
+std::vector<std::uint8_t> http_bad_request() {
+    static constexpr std::string_view body =
+        "This is a SOCKS proxy (weir), not an HTTP proxy.\n"
+        "Point your client at it as socks5h://HOST:PORT "
+        "(curl: -x socks5h://HOST:PORT or --socks5-hostname HOST:PORT).\n";
+    const std::string response = "HTTP/1.1 400 Bad Request\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "Content-Length: " +
+                                 std::to_string(body.size()) +
+                                 "\r\n"
+                                 "Connection: close\r\n"
+                                 "\r\n" +
+                                 std::string(body);
+    return {response.begin(), response.end()};
 }
 
 } // namespace
@@ -77,8 +120,18 @@ std::optional<event> server_handshake::on_sniff() {
         state_ = state::greeting;
         return std::nullopt;
     default:
-        return fail(errc::bad_version, {});
+        break;
     }
+    // Not SOCKS: an HTTP client pointed at this port gets told so, in HTTP.
+    switch (sniff_http(unread())) {
+    case http_sniff::yes:
+        return fail(errc::http_request, http_bad_request());
+    case http_sniff::need_more:
+        return need_data{};
+    case http_sniff::no:
+        break;
+    }
+    return fail(errc::bad_version, {});
 }
 
 std::optional<event> server_handshake::on_socks4_request() {

@@ -17,7 +17,9 @@ namespace weir::proto {
 
 /// The sans-I/O state machine a session drives: it sniffs SOCKS4 or SOCKS5
 /// from the first byte, answers the SOCKS5 greeting itself, and yields
-/// credentials and requests as events.
+/// credentials and requests as events. An HTTP/1.x request line (a common
+/// method and a space, up to 8 bytes) is refused with errc::http_request and
+/// a plain-text `HTTP/1.1 400` saying this is a SOCKS proxy.
 ///
 /// Driving loop:
 ///   receive(bytes read);
@@ -71,7 +73,7 @@ public:
 
 private:
     enum class state : std::uint8_t {
-        sniff,          // the first byte picks SOCKS4 or SOCKS5
+        sniff,          // the first byte picks SOCKS4 or SOCKS5 (or an HTTP method, refused)
         socks4_request, // VN CD DSTPORT DSTIP USERID [HOSTNAME]
         greeting,       // VER NMETHODS METHODS
         credentials,    // RFC 1929 VER ULEN UNAME PLEN PASSWD

@@ -186,8 +186,10 @@ io::task<bool> session::negotiate() {
             if (const auto v = hs_.protocol())
                 rec_.proto = *v == proto::version::socks5 ? "socks5" : "socks4";
             fail(blocked_ ? outcome::client_blocked : outcome::refused, err.error);
-            // A reply to a request (SOCKS5: 10 bytes or more, SOCKS4: 8), not to a greeting.
-            if (err.reply.size() >= 8) rec_.reply = err.reply[1];
+            // A reply to a request (SOCKS5: 10 bytes or more, SOCKS4: 8), not to a
+            // greeting, nor the HTTP 400 an HTTP client gets.
+            if (err.reply.size() >= 8 && (err.reply[0] == 0x00 || err.reply[0] == 0x05))
+                rec_.reply = err.reply[1];
             if (const auto sent = io::send_now(client(), err.reply); sent < err.reply.size())
                 co_await io::write_rest(client(), dl_, err.reply, sent);
             co_return false;

@@ -1,8 +1,12 @@
-"""Hand-made SOCKS bytes against weir: pipelining, exact replies, refusals, timeouts."""
+"""Hand-made SOCKS bytes against weir: pipelining, exact replies, refusals, timeouts,
+and the plain-text 400 an HTTP client pointed at a SOCKS port gets."""
 
+import json
 import os
+import re
 import socket
 import unittest
+import urllib.request
 
 import harness
 from harness import (connect, read_s5_reply, recv_exact, s4_request, s5_credentials,
@@ -152,6 +156,128 @@ class Refusals(RawTest):
         s.sendall(s5_greeting(0))
         self.assertEqual(recv_exact(s, 2), bytes.fromhex("05 ff"))
         harness.assert_eof(self, s)
+
+
+# Written out in full, independently of the codec: what an HTTP client gets.
+HTTP_BODY = (b"This is a SOCKS proxy (weir), not an HTTP proxy.\n"
+             b"Point your client at it as socks5h://HOST:PORT "
+             b"(curl: -x socks5h://HOST:PORT or --socks5-hostname HOST:PORT).\n")
+HTTP_400 = (b"HTTP/1.1 400 Bad Request\r\n"
+            b"Content-Type: text/plain\r\n"
+            b"Content-Length: %d\r\n"
+            b"Connection: close\r\n"
+            b"\r\n" % len(HTTP_BODY)) + HTTP_BODY
+HTTP_REFUSED = "refused:an-http-request-on-a-socks-port"
+
+
+class HttpClient(RawTest):
+    """An HTTP client pointed at a SOCKS port gets a 400 saying what the port is."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.http = harness.HttpTarget(size=1024)
+        cls.tmp = harness.TempDir()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.http.stop()
+        cls.tmp.cleanup()
+
+    def assert_one_refusal(self, client=None, scheme="socks"):
+        """Exactly one session line since the test began: the HTTP refusal."""
+        match = {"result": HTTP_REFUSED}
+        if client is not None:
+            match["client"] = client
+        fields = WEIR.sessions(since=self.log_mark, **match)
+        self.assertEqual(len(fields), 1, fields)
+        self.assertEqual(fields[0]["listener"], f"{scheme}://127.0.0.1:{WEIR.port(scheme)}")
+        self.assertEqual(fields[0]["proto"], "-")
+        self.assertEqual(fields[0]["target"], "-")
+        lines = [l for l in WEIR.text().splitlines()[self.log_mark:] if " session " in l]
+        self.assertEqual(len(lines), 1, lines)
+
+    def curl(self, *args):
+        out = os.path.join(self.tmp.path, "body")
+        if os.path.exists(out):
+            os.unlink(out)
+        result = harness.run_tool([harness.require_tool("curl"), "-sS", "--max-time", "60",
+                                   "-o", out, *args])
+        body = b""  # with --fail, or after a failed CONNECT, curl writes no file
+        if os.path.exists(out):
+            with open(out, "rb") as f:
+                body = f.read()
+        return result, body
+
+    def test_raw_get(self):
+        """GET on every listener kind: exactly the response bytes, then EOF."""
+        for scheme in ("socks", "socks4", "socks5"):
+            with self.subTest(scheme=scheme):
+                self.log_mark = WEIR.mark()
+                s = self.open(scheme)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(harness.recv_all(s), HTTP_400)
+                self.assert_one_refusal("127.0.0.1:%d" % s.getsockname()[1], scheme)
+
+    def test_raw_connect(self):
+        """CONNECT (what https_proxy users send) gets the same 400."""
+        s = self.open("socks")
+        s.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        self.assertEqual(harness.recv_all(s), HTTP_400)
+        self.assert_one_refusal("127.0.0.1:%d" % s.getsockname()[1])
+
+    def test_curl_http_proxy(self):
+        """curl -x http://weir: status 400 and the exact body; with --fail, exit 22."""
+        proxy = f"http://127.0.0.1:{WEIR.port('socks')}"
+        result, body = self.curl("-w", "%{http_code}", "-x", proxy, self.http.url("/small"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, b"400")
+        self.assertEqual(body, HTTP_BODY)
+        self.assert_one_refusal()
+
+        self.log_mark = WEIR.mark()
+        result, body = self.curl("--fail", "-x", proxy, self.http.url("/small"))
+        self.assertEqual(result.returncode, 22, result.stderr)
+        self.assertEqual(body, b"")
+        self.assert_one_refusal()
+
+    def test_curl_https_through_http_proxy(self):
+        """curl -x http://weir https://...: its CONNECT gets the 400 (curl exit 56)."""
+        proxy = f"http://127.0.0.1:{WEIR.port('socks')}"
+        result, _ = self.curl("-w", "%{http_connect}", "-x", proxy,
+                              f"https://127.0.0.1:{self.http.port}/")
+        self.assertEqual(result.returncode, 56, result.stderr)
+        self.assertEqual(result.stdout, b"400")
+        self.assertIn(b"400", result.stderr)
+        self.assert_one_refusal()
+
+
+class HttpClientReported(unittest.TestCase):
+    """The refusal in the JSON log (no SOCKS reply code) and in the metrics."""
+
+    def test_json_log_and_metrics(self):
+        """Two HTTP requests: two JSON session events without a reply code, counted under
+        reason="refused:an-http-request-on-a-socks-port"."""
+        weir = harness.Weir(["socks://127.0.0.1:0"],
+                            extra=["--log-format", "json", "--metrics", "127.0.0.1:0"])
+        self.addCleanup(weir.stop)
+        metrics = re.compile(r"metrics on http://127\.0\.0\.1:(\d+)/metrics")
+        metrics_port = int(weir.wait_for_lines(metrics)[0].group(1))
+        for request in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"POST /x HTTP/1.0\r\n\r\n"):
+            with connect(weir.port("socks")) as s:
+                s.sendall(request)
+                self.assertEqual(harness.recv_all(s), HTTP_400)
+        weir.wait_for_lines(re.compile(r'"event":"session"'), count=2)
+        sessions = [json.loads(l) for l in weir.text().splitlines() if '"event":"session"' in l]
+        self.assertEqual(len(sessions), 2)
+        for session in sessions:
+            self.assertEqual(session["result"], HTTP_REFUSED)
+            self.assertNotIn("reply", session)  # an HTTP 400 is no SOCKS reply code
+            self.assertEqual(session["protocol"], "-")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{metrics_port}/metrics",
+                         timeout=harness.TIMEOUT) as r:
+            text = r.read().decode()
+        self.assertIn(f'weir_handshake_failures_total{{reason="{HTTP_REFUSED}"}} 2\n', text)
 
 
 class HandshakeTimeout(unittest.TestCase):

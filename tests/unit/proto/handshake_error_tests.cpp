@@ -18,6 +18,15 @@ const server_handshake::options socks5_only{.socks4 = false};
 const server_handshake::options small_cap{.max_socks4_field = 4};
 
 const auto socks4_reject = hex("00 5B 00 00 00 00 00 00");
+// Written out in full: a change to the text must change this test too.
+const auto http_400 = ascii("HTTP/1.1 400 Bad Request\r\n"
+                            "Content-Type: text/plain\r\n"
+                            "Content-Length: 159\r\n"
+                            "Connection: close\r\n"
+                            "\r\n"
+                            "This is a SOCKS proxy (weir), not an HTTP proxy.\n"
+                            "Point your client at it as socks5h://HOST:PORT (curl: -x "
+                            "socks5h://HOST:PORT or --socks5-hostname HOST:PORT).\n");
 const auto socks5_greeting = hex("05 01 00");
 
 bytes socks5_error(std::uint8_t code) {
@@ -40,7 +49,12 @@ const std::vector<std::string> authenticated{"out 05 02", "credentials a:b", "ou
 const malformed cases[] = {
     // first byte
     {"TLS ClientHello", defaults, hex("16 03 01 02 00"), errc::bad_version, {}},
-    {"HTTP request", defaults, ascii("GET / HTTP/1.1\r\n"), errc::bad_version, {}},
+    {"HTTP request", defaults, ascii("GET / HTTP/1.1\r\n"), errc::http_request, http_400},
+    {"G, then not a method", defaults, ascii("GX"), errc::bad_version, {}},
+    {"GE, then not a method", defaults, ascii("GEX / HTTP/1.1\r\n"), errc::bad_version, {}},
+    {"GET without its space", defaults, ascii("GET/"), errc::bad_version, {}},
+    {"lowercase method", defaults, ascii("get / HTTP/1.1\r\n"), errc::bad_version, {}},
+    {"a letter no method starts with", defaults, ascii("X"), errc::bad_version, {}},
     {"zero byte", defaults, hex("00"), errc::bad_version, {}},
     {"SOCKS4 disabled", socks5_only, hex("04 01 00 50 01 02 03 04 00"), errc::protocol_not_enabled,
      socks4_reject},
@@ -113,6 +127,59 @@ TEST_CASE("Malformed handshakes give the exact error and reply",
             check_every_split(m.opts, m.wire, expected_log(m));
         }
     }
+}
+
+TEST_CASE("An HTTP request line gets a plain-text 400, however it is split", "[http][errors]") {
+    const std::vector<std::string> refused{"error http_request reply " + show(http_400)};
+    const auto get = ascii("GET http://x/ HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/7.88.1\r\n"
+                           "Accept: */*\r\nProxy-Connection: Keep-Alive\r\n\r\n");
+    const auto connect = ascii("CONNECT example.com:443 HTTP/1.1\r\n");
+    const server_handshake::options listeners[] = {defaults, password, socks4_only, socks5_only};
+    for (const auto& opts : listeners) {
+        check_every_split(opts, get, refused);
+        check_every_split(opts, connect, refused);
+        for (const char* method :
+             {"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "TRACE "}) {
+            CAPTURE(method);
+            check_every_split(opts, ascii(method) + ascii("/ HTTP/1.0\r\n\r\n"), refused);
+        }
+    }
+}
+
+TEST_CASE("The HTTP 400 is decided on the method and its space, no later", "[http][errors]") {
+    // Up to the space the codec waits; the space decides, whatever follows.
+    const auto connect = std::string("CONNECT ");
+    for (std::size_t n = 1; n < connect.size(); ++n) {
+        CAPTURE(n);
+        CHECK(drive(defaults, {ascii(connect.substr(0, n))}) ==
+              std::vector<std::string>{"need_data"});
+    }
+    CHECK(drive(defaults, {ascii("PUT ")}) ==
+          std::vector<std::string>{"error http_request reply " + show(http_400)});
+    // "P" may start POST, PUT or PATCH: only a byte that fits none of them refuses.
+    CHECK(drive(defaults, {ascii("PO")}) == std::vector<std::string>{"need_data"});
+    CHECK(drive(defaults, {ascii("PA")}) == std::vector<std::string>{"need_data"});
+    CHECK(drive(defaults, {ascii("PX")}) ==
+          std::vector<std::string>{"error bad_version reply (none)"});
+
+    // The reply is a well-formed response whose Content-Length is its body's.
+    server_handshake hs{defaults};
+    hs.receive(ascii("DELETE /secret?token=abc HTTP/1.1\r\nHost: evil.example\r\n\r\n"));
+    const auto e = hs.next_event();
+    REQUIRE(std::holds_alternative<error_event>(e));
+    const auto& err = std::get<error_event>(e);
+    CHECK(err.error == errc::http_request);
+    CHECK(err.error.message() == "an HTTP request on a SOCKS port");
+    CHECK(static_cast<int>(to_reply_code(err.error)) ==
+          static_cast<int>(reply_code::general_failure));
+    CHECK(err.reply == http_400); // nothing the client sent comes back
+    const std::string text(err.reply.begin(), err.reply.end());
+    const auto head_end = text.find("\r\n\r\n");
+    REQUIRE(head_end != std::string::npos);
+    CHECK(text.size() - head_end - 4 == 159);
+    CHECK_FALSE(hs.protocol().has_value());
+    CHECK(hs.take_output().empty());
+    CHECK(hs.take_remaining().empty());
 }
 
 TEST_CASE("An error_event carries the errc and reply bytes, and repeats", "[socks5][errors]") {

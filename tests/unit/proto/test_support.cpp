@@ -86,6 +86,8 @@ std::string errc_name(std::error_code ec) {
         return "verifier_busy";
     case errc::truncated_datagram:
         return "truncated_datagram";
+    case errc::http_request:
+        return "http_request";
     }
     return "?";
 }
