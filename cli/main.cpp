@@ -2,6 +2,7 @@
 #include "auth/user_db.hpp"
 #include "auth/verifier.hpp"
 #include "cli/check.hpp"
+#include "cli/option_values.hpp"
 #include "cli/options.hpp"
 #include "cli/passwd.hpp"
 #include "cli/run_as.hpp"
@@ -72,17 +73,6 @@ void reload(const cli::options& opts, auth::verifier* verifier, server::server& 
     }
 }
 
-// --metrics HOST:PORT (its form checked by cli/options) as an endpoint;
-// `localhost` is 127.0.0.1.
-asio::ip::tcp::endpoint metrics_endpoint_of(const std::string& host_port) {
-    const auto colon = host_port.rfind(':');
-    auto host = host_port.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    if (host == "localhost") host = "127.0.0.1";
-    const auto port = static_cast<std::uint16_t>(std::stoul(host_port.substr(colon + 1)));
-    return {asio::ip::make_address(host), port};
-}
-
 bool needs_password(const server::config& cfg) {
     return std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
                        [](const auto& l) { return l.auth == server::auth_mode::password; });
@@ -138,7 +128,7 @@ int serve(cli::options& opts) {
     std::optional<server::metrics_endpoint> metrics;
     if (opts.metrics) {
         metrics.emplace(
-            srv.main_context(), metrics_endpoint_of(*opts.metrics),
+            srv.main_context(), cli::parse_endpoint(*opts.metrics),
             server::metrics_handlers{[&srv] { return server::metrics::exposition(srv.gauges()); },
                                      [&srv] { return !srv.draining(); }});
         const auto at = metrics->local_endpoint();

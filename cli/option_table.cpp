@@ -332,7 +332,7 @@ std::string env_name(std::string_view name) {
 
 void check_combination(const options& opts) {
     if (!opts.metrics || opts.metrics_allow_remote) return;
-    if (!parse_endpoint(*opts.metrics).is_loopback())
+    if (!parse_endpoint(*opts.metrics).address().is_loopback())
         throw option_error(fmt::format("--metrics {} would serve metrics to the network; give "
                                        "--metrics-allow-remote to mean it",
                                        *opts.metrics));

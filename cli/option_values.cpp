@@ -98,27 +98,28 @@ std::string show_listeners(const options& o) {
     return quote_list(urls);
 }
 
-asio::ip::address parse_endpoint(const std::string& text) {
+asio::ip::tcp::endpoint parse_endpoint(const std::string& text) {
     const auto colon = text.rfind(':');
     const auto bad = [&](std::string_view why) {
         return option_error(fmt::format("{} is not HOST:PORT ({}; HOST an IPv4 address, [IPv6] "
                                         "or localhost)",
                                         quote(text), why));
     };
-    if (colon == std::string::npos) return throw bad("no port"), asio::ip::address();
+    if (colon == std::string::npos) throw bad("no port");
     std::string host = text.substr(0, colon);
     const std::string port = text.substr(colon + 1);
     unsigned p = 0;
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
     if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || p > 65535)
         throw bad("the port must be 0 to 65535");
-    if (host == "localhost") return asio::ip::make_address("127.0.0.1");
+    const auto port_number = static_cast<std::uint16_t>(p);
+    if (host == "localhost") return {asio::ip::address_v4::loopback(), port_number};
     const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
     if (bracketed) host = host.substr(1, host.size() - 2);
     std::error_code error;
     const auto addr = asio::ip::make_address(host, error);
     if (error || addr.is_v6() != bracketed) throw bad("bad host");
-    return addr;
+    return {addr, port_number};
 }
 
 log::level to_level(const std::string& s) {

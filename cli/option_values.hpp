@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <asio/ip/address.hpp>
+#include <asio/ip/tcp.hpp>
 #include <fmt/core.h>
 
 namespace weir::cli {
@@ -54,8 +55,8 @@ std::string parse_text(const values& v);
 std::vector<server::listen_spec> parse_listeners(const values& v);
 /// The listeners as URLs with their auth.
 std::string show_listeners(const options& o);
-/// HOST:PORT, HOST an IPv4 literal, [IPv6] or localhost: the address.
-asio::ip::address parse_endpoint(const std::string& text);
+/// HOST:PORT, HOST an IPv4 literal, [IPv6] or localhost (127.0.0.1).
+asio::ip::tcp::endpoint parse_endpoint(const std::string& text);
 log::level to_level(const std::string& s);
 std::string_view level_name(log::level l);
 

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <iterator>
 #include <memory>
 #include <mutex>
@@ -358,14 +357,10 @@ void write_refusals(const registry& r, writer& w) {
         const auto reason =
             i < outcomes
                 ? std::string(outcome_names[i])
-                : "refused:" +
-                      proto::make_error_code(static_cast<proto::errc>(i - outcomes)).message();
-        std::string slugged;
-        for (const char c : reason)
-            slugged.push_back(
-                c == ' ' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-        w.sample("weir_handshake_failures_total",
-                 fmt::format("reason=\"{}\"", label_value(slugged)), n);
+                : fmt::format("refused:{}",
+                              slug(proto::make_error_code(static_cast<proto::errc>(i - outcomes))));
+        w.sample("weir_handshake_failures_total", fmt::format("reason=\"{}\"", label_value(reason)),
+                 n);
     }
     w.family("weir_rule_denials_total", "counter",
              "Requests and destinations the access rules refused, by rule number (0: the default "
