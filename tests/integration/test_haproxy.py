@@ -274,7 +274,7 @@ class Drained(unittest.TestCase):
         self.assertEqual(drained.proc.wait(harness.TIMEOUT), 0, drained.text())
         ended = drained.sessions(since=mark)
         self.assertEqual((ended[0]["end"], ended[0]["up"]), ("eof", str(30 * 16 * 1024)))
-        self.assertIn("drain: every session ended", drained.text())
+        drained.wait_for_lines(re.compile("drain: every session ended"), start=mark)
         fetched = other.sessions(since=other_mark, count=4, target=f"127.0.0.1:{HTTP.port}")
         self.assertEqual(len(fetched), 4)
 
