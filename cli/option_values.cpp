@@ -80,7 +80,8 @@ std::vector<server::listen_spec> parse_listeners(const values& v) {
     std::vector<server::listen_spec> out;
     for (const auto& url : v) {
         try {
-            out.push_back(server::parse_listen_url(url));
+            for (auto& spec : server::parse_listen_urls(url))
+                out.push_back(std::move(spec));
         } catch (const server::listen_url_error& e) {
             // "--listen 'URL': why": the option is named where the value came from.
             std::string_view what = e.what();

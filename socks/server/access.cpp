@@ -25,7 +25,9 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 bool applies_to(const auth::rule& r, const std::string& url) {
-    return !r.listener || canonical_listener(r) == url;
+    if (!r.listener) return true;
+    const auto urls = canonical_listeners(r);
+    return std::find(urls.begin(), urls.end(), url) != urls.end();
 }
 
 std::string named(const auth::rule& r) {
@@ -63,10 +65,13 @@ auth::policy policy_for(const listen_spec& spec, const std::string& url,
                         std::move(g));
 }
 
-std::string canonical_listener(const auth::rule& r) {
+std::vector<std::string> canonical_listeners(const auth::rule& r) {
     if (!r.listener) return {};
     try {
-        return to_url(parse_listen_url(*r.listener));
+        std::vector<std::string> urls;
+        for (const auto& spec : parse_listen_urls(*r.listener))
+            urls.push_back(to_url(spec));
+        return urls;
     } catch (const listen_url_error& e) {
         throw auth::rule_error(fmt::format("{}: bad listener: {}", named(r), e.what()));
     }
@@ -75,13 +80,15 @@ std::string canonical_listener(const auth::rule& r) {
 void check_listeners(const std::vector<auth::rule>& rules, const std::vector<std::string>& urls) {
     for (const auto& r : rules) {
         if (!r.listener) continue;
-        const auto url = canonical_listener(r);
-        if (std::find(urls.begin(), urls.end(), url) != urls.end()) continue;
+        const auto wanted = canonical_listeners(r);
+        if (std::find_first_of(wanted.begin(), wanted.end(), urls.begin(), urls.end()) !=
+            wanted.end())
+            continue;
         std::string there;
         for (const auto& u : urls)
             there += (there.empty() ? "" : ", ") + u;
-        throw auth::rule_error(
-            fmt::format("{}: no listener {} (the listeners are: {})", named(r), url, there));
+        throw auth::rule_error(fmt::format("{}: no listener {} (the listeners are: {})", named(r),
+                                           wanted.front(), there));
     }
 }
 

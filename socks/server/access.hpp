@@ -41,9 +41,10 @@ auth::policy policy_for(const listen_spec& spec, const std::string& url,
                         const std::vector<auth::rule>& rules, const access_config& cfg);
 
 /// A rule's `listener` clause in the form weir prints listeners
-/// ("SOCKS5://10.0.0.1:01101" -> "socks5://10.0.0.1:1101"). Throws
-/// auth::rule_error naming the rule when it is not a listen URL.
-std::string canonical_listener(const auth::rule& r);
+/// ("SOCKS5://10.0.0.1:01101" -> "socks5://10.0.0.1:1101"; `localhost` names
+/// two, 127.0.0.1 and [::1]). Throws auth::rule_error naming the rule when it
+/// is not a listen URL.
+std::vector<std::string> canonical_listeners(const auth::rule& r);
 
 /// Every `listener` clause must name one of `urls` (the bound listeners):
 /// throws auth::rule_error naming the rule and the listeners there are.

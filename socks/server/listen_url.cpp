@@ -25,7 +25,8 @@ std::uint16_t parse_port(std::string_view s) {
     return static_cast<std::uint16_t>(value);
 }
 
-// Splits "HOST:PORT" or "[V6]:PORT" into host (brackets removed) and port text.
+// Splits "HOST:PORT" or "[V6]:PORT" into host (brackets removed; localhost as
+// 127.0.0.1) and port text.
 std::pair<std::string, std::string_view> split_host_port(std::string_view hp) {
     if (hp.starts_with('[')) {
         const auto close = hp.find(']');
@@ -86,6 +87,13 @@ void parse_query(std::string_view query, listen_spec& spec) {
     }
 }
 
+bool names_localhost(std::string_view url) {
+    const auto sep = url.find("://");
+    if (sep == std::string_view::npos) return false;
+    const auto rest = url.substr(sep + 3);
+    return rest.starts_with("localhost:");
+}
+
 } // namespace
 
 listen_spec parse_listen_url(std::string_view url) {
@@ -114,6 +122,18 @@ listen_spec parse_listen_url(std::string_view url) {
     }
 }
 
+std::vector<listen_spec> parse_listen_urls(std::string_view url) {
+    auto v4 = parse_listen_url(url);
+    if (!names_localhost(url)) return {v4};
+    // localhost is both loopback addresses, as for `ssh -D`; a host without
+    // IPv6 still serves on 127.0.0.1.
+    auto v6 = v4;
+    v6.host = "::1";
+    v6.optional = true;
+    v4.localhost = v6.localhost = true;
+    return {v4, v6};
+}
+
 std::string to_url(const listen_spec& spec) {
     const bool v6 = spec.host.find(':') != std::string::npos;
     return fmt::format("{}://{}{}{}:{}", to_string(spec.scheme), v6 ? "[" : "", spec.host,
@@ -139,6 +159,7 @@ std::string_view to_string(auth_mode a) noexcept {
 std::vector<listen_spec> default_listeners() {
     return {
         {scheme::socks, "127.0.0.1", 1080, auth_mode::none},
+        {scheme::socks, "::1", 1080, auth_mode::none, true},
         {scheme::socks5, "0.0.0.0", 1088, auth_mode::password},
         {scheme::socks5, "::", 1088, auth_mode::password, true},
     };

@@ -27,6 +27,8 @@ struct listen_spec {
     /// Every connection starts with a PROXY protocol header (v1 or v2) from a
     /// load balancer, whose source address is then the client.
     bool proxy_protocol = false;
+    /// One of the two listeners that `localhost` stands for.
+    bool localhost = false;
 
     bool operator==(const listen_spec&) const = default;
 };
@@ -43,6 +45,11 @@ struct listen_url_error : std::invalid_argument {
 /// would walk around it. `proxy_protocol` defaults to false.
 listen_spec parse_listen_url(std::string_view url);
 
+/// The listeners a `--listen` URL stands for: one, or for `localhost` two,
+/// 127.0.0.1 and ::1 on the same port (the IPv6 one optional: a host without
+/// IPv6 serves on 127.0.0.1 alone).
+std::vector<listen_spec> parse_listen_urls(std::string_view url);
+
 /// "socks5://127.0.0.1:1088", "socks://[::1]:1080" (the query not shown: rules
 /// name listeners by this form).
 std::string to_url(const listen_spec& spec);
@@ -50,8 +57,9 @@ std::string to_url(const listen_spec& spec);
 std::string_view to_string(scheme s) noexcept;
 std::string_view to_string(auth_mode a) noexcept;
 
-/// The embedded defaults: socks://127.0.0.1:1080 (no auth), and
-/// socks5://0.0.0.0:1088 + socks5://[::]:1088 (password; optional).
+/// The embedded defaults: socks://127.0.0.1:1080 + socks://[::1]:1080 (no
+/// auth), and socks5://0.0.0.0:1088 + socks5://[::]:1088 (password); the IPv6
+/// ones optional.
 std::vector<listen_spec> default_listeners();
 
 } // namespace weir::server

@@ -124,7 +124,8 @@ void server::bind() {
         std::error_code ec;
         auto group = open_group(contexts_, ep, i % contexts_.size(), cfg_.listen_backlog, ec);
         if (ec && spec.optional && host_lacks_address(ec)) {
-            log::warn("skipping the default listener {}: {}", to_url(spec), ec.message());
+            log::warn("skipping the {} listener {}: {}", spec.localhost ? "localhost" : "default",
+                      to_url(spec), ec.message());
             continue;
         }
         if (ec)

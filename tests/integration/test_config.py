@@ -101,7 +101,8 @@ class Precedence(Base):
                 expected = (
                     ('["socks5://127.0.0.1:0?auth=none", "socks://127.0.0.1:0?auth=none"]', "flag")
                     if flag else
-                    ('["socks://[::1]:0?auth=none", "socks4://127.0.0.1:0?auth=none"]',
+                    ('["socks://[::1]:0?auth=none", "socks4://127.0.0.1:0?auth=none", '
+                      '"socks4://[::1]:0?auth=none"]',
                      "env WEIR_LISTEN") if env else
                     ('["socks4://127.0.0.1:0?auth=none"]', f"file {conf}"))
                 self.assertEqual(got["listen"], expected)

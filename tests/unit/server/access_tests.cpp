@@ -65,3 +65,27 @@ TEST_CASE("listener policies: presets off the loopback, default deny when open",
     CHECK(strict.check(facts("127.0.0.1", "127.0.0.1")).result == auth::verdict::deny);
     CHECK(strict.check(facts("127.0.0.1", "10.0.0.1")).result == auth::verdict::deny);
 }
+
+TEST_CASE("a rule naming a localhost listener holds on both loopback addresses", "[access]") {
+    const auto rules = std::vector{auth::parse_rule("deny listener socks://localhost:1080")};
+    auth::request_facts f;
+    f.client = *auth::ip_address::parse("127.0.0.1");
+    f.destination_address = auth::ip_address::parse("192.0.2.1");
+    f.port = 80;
+    for (const auto& spec : parse_listen_urls("socks://localhost:1080")) {
+        CAPTURE(to_url(spec));
+        f.listener = to_url(spec);
+        CHECK(policy_for(spec, to_url(spec), rules, access_config{}).check(f).result ==
+              auth::verdict::deny);
+    }
+    const auto other = parse_listen_url("socks://127.0.0.1:1081");
+    f.listener = to_url(other);
+    CHECK(policy_for(other, to_url(other), rules, access_config{}).check(f).result ==
+          auth::verdict::allow);
+    // On a host without IPv6 only 127.0.0.1 is bound: the rule still names a listener.
+    CHECK_NOTHROW(check_listeners(rules, {"socks://127.0.0.1:1080"}));
+    CHECK_NOTHROW(check_listeners(rules, {"socks://[::1]:1080"}));
+    CHECK_THROWS_WITH(check_listeners(rules, {"socks://127.0.0.1:1081"}),
+                      Catch::Contains("no listener socks://127.0.0.1:1080") &&
+                          Catch::Contains("the listeners are: socks://127.0.0.1:1081"));
+}

@@ -77,10 +77,33 @@ TEST_CASE("listen URLs print back with brackets for IPv6", "[listen_url]") {
     CHECK(to_url(parse_listen_url("socks5://[::1]:1088")) == "socks5://[::1]:1088");
     CHECK(to_url(parse_listen_url("socks://127.0.0.1:1080")) == "socks://127.0.0.1:1080");
     const auto defaults = default_listeners();
-    REQUIRE(defaults.size() == 3);
+    REQUIRE(defaults.size() == 4);
     CHECK(to_url(defaults[0]) == "socks://127.0.0.1:1080");
     CHECK(defaults[0].auth == auth_mode::none);
-    CHECK(to_url(defaults[1]) == "socks5://0.0.0.0:1088");
-    CHECK(to_url(defaults[2]) == "socks5://[::]:1088");
-    CHECK(defaults[2].auth == auth_mode::password);
+    CHECK(to_url(defaults[1]) == "socks://[::1]:1080");
+    CHECK(defaults[1].auth == auth_mode::none);
+    CHECK(defaults[1].optional);
+    CHECK(to_url(defaults[2]) == "socks5://0.0.0.0:1088");
+    CHECK_FALSE(defaults[2].optional);
+    CHECK(to_url(defaults[3]) == "socks5://[::]:1088");
+    CHECK(defaults[3].auth == auth_mode::password);
+    CHECK(defaults[3].optional);
+}
+
+TEST_CASE("localhost stands for both loopback addresses", "[listen_url]") {
+    const auto both = parse_listen_urls("socks5://localhost:1080?auth=none");
+    REQUIRE(both.size() == 2);
+    CHECK(to_url(both[0]) == "socks5://127.0.0.1:1080");
+    CHECK(to_url(both[1]) == "socks5://[::1]:1080");
+    for (const auto& spec : both) {
+        CHECK(spec.auth == auth_mode::none);
+        CHECK(spec.localhost);
+    }
+    CHECK_FALSE(both[0].optional); // 127.0.0.1 must bind
+    CHECK(both[1].optional);       // ::1 may be missing (no IPv6)
+    const auto one = parse_listen_urls("socks://127.0.0.1:1080");
+    REQUIRE(one.size() == 1);
+    CHECK_FALSE(one[0].localhost);
+    CHECK(parse_listen_urls("socks://[::1]:1080").size() == 1);
+    CHECK_THROWS_AS(parse_listen_urls("socks://localhost"), listen_url_error);
 }
