@@ -2,13 +2,17 @@
 
 #include "auth/rule.hpp"
 #include "auth/user_db.hpp"
+#include "cli/generated_credential.hpp"
 #include "cli/run_as.hpp"
 #include "cli/startup.hpp"
 #include "socks/server/server.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <unistd.h>
 
 #include <fmt/core.h>
 
@@ -48,9 +52,31 @@ std::vector<auth::rule> check_rules(const options& opts) {
     return checked_rules(opts); // the open-proxy error names the listener itself
 }
 
+// Without --users, where start-up would find or keep the generated credential.
+std::size_t check_generated(const options& opts) {
+    const auto& listeners = opts.config.listeners;
+    if (std::none_of(listeners.begin(), listeners.end(),
+                     [](const auto& l) { return l.auth == server::auth_mode::password; }))
+        return 0;
+    const auto dir = state_directory(::geteuid());
+    if (!dir) {
+        fmt::print("# users: a credential generated at every start (no state directory)\n");
+        return 1;
+    }
+    const auto file = *dir / "users.txt";
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(file, ec))) {
+        fmt::print("# users: a credential generated at the first start, kept in {}\n",
+                   file.string());
+        return 1;
+    }
+    fmt::print("# users: the generated credential kept in {}\n", file.string());
+    return load_users(file)->size();
+}
+
 std::size_t check_users(const options& opts) {
-    if (!opts.users_file) return 0;
     try {
+        if (!opts.users_file) return check_generated(opts);
         return load_users(*opts.users_file)->size();
     } catch (const auth::users_file_error& e) {
         throw check_error(opts, "users", e.what());

@@ -2,6 +2,7 @@
 #include "auth/user_db.hpp"
 #include "auth/verifier.hpp"
 #include "cli/check.hpp"
+#include "cli/generated_credential.hpp"
 #include "cli/option_values.hpp"
 #include "cli/options.hpp"
 #include "cli/passwd.hpp"
@@ -21,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <vector>
 
 #include <asio/signal_set.hpp>
@@ -78,43 +80,27 @@ bool needs_password(const server::config& cfg) {
                        [](const auto& l) { return l.auth == server::auth_mode::password; });
 }
 
-// With no users file, a password listener gets one random credential, shown
-// once (show()) when the server is up, and never logged.
-class generated_credential {
-public:
-    generated_credential() {
-        unsigned char raw[18];
-        randombytes_buf(raw, sizeof raw);
-        sodium_bin2base64(password_, sizeof password_, raw, sizeof raw,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        sodium_memzero(raw, sizeof raw);
-    }
-    generated_credential(const generated_credential&) = delete;
-    generated_credential& operator=(const generated_credential&) = delete;
-    ~generated_credential() { sodium_memzero(password_, sizeof password_); }
-
-    std::shared_ptr<const auth::user_db> users() const {
-        return std::make_shared<const auth::user_db>(auth::user_db::single("weir", password_));
-    }
-    void show() const {
-        std::fprintf(stderr,
-                     "weir: no --users file; generated credential for the password listeners "
-                     "(shown once): user=weir password=%s\n",
-                     password_);
-    }
-
-private:
-    char password_[sodium_base64_ENCODED_LEN(18, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-};
+// Keeps a new generated credential under the state directory (owned by the
+// --run-as user), which from then on is the users file: SIGHUP and file
+// changes reload it like one given with --users.
+void keep_generated(cli::generated_credential& generated,
+                    const std::optional<cli::identity>& run_as, cli::options& opts) {
+    std::optional<std::pair<uid_t, gid_t>> owner;
+    if (run_as) owner.emplace(run_as->uid, run_as->gid);
+    if (const auto error = generated.keep(owner))
+        log::warn("generated credential: {} (a new one is made at every start)", *error);
+    if (generated.file()) opts.users_file = generated.file()->string();
+}
 
 int serve(cli::options& opts) {
     const auto rules = checked_rules(opts);
     std::optional<cli::identity> run_as;
     if (opts.run_as) run_as = cli::lookup_identity(*opts.run_as);
     std::shared_ptr<auth::verifier> verifier;
-    std::optional<generated_credential> generated;
+    // With no users file, the password listeners get a generated credential.
+    std::optional<cli::generated_credential> generated;
     if (opts.users_file || needs_password(opts.config)) {
-        if (!opts.users_file) generated.emplace();
+        if (!opts.users_file) generated.emplace(cli::state_directory(::geteuid()));
         auto users = generated ? generated->users() : load_users(*opts.users_file);
         verifier = std::make_shared<auth::verifier>(std::move(users), auth::verifier::options{});
     }
@@ -140,6 +126,7 @@ int serve(cli::options& opts) {
                    fmt::format("metrics on {} and /healthz", url));
     }
     srv.set_access(rules, opts.access);
+    if (generated) keep_generated(*generated, run_as, opts);
     if (run_as) {
         try {
             cli::drop_privileges(*run_as);
@@ -149,7 +136,11 @@ int serve(cli::options& opts) {
         log::info("running as {} (uid {}, gid {})", run_as->spec, run_as->uid, run_as->gid);
     }
     // Only now that every port is bound: no password for a server that never started.
-    if (generated) generated->show();
+    if (generated && generated->is_new())
+        std::fprintf(stderr, "%s\n", generated->announcement().c_str());
+    else if (generated)
+        log::event(log::level::info, "credential", {{"file", generated->file()->string()}},
+                   generated->announcement());
     // The first SIGTERM or SIGINT drains; a second one exits at once.
     asio::signal_set stop_signals(srv.main_context(), SIGINT, SIGTERM);
     std::function<void(std::error_code, int)> on_stop = [&](std::error_code ec, int signo) {

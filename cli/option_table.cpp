@@ -23,7 +23,8 @@ std::vector<option_decl> listener_options() {
          .value_name = "URL",
          .help = "Listener SCHEME://HOST:PORT[?auth=none|password][&proxy_protocol=true], "
                  "SCHEME socks4, socks5 or socks (all three, sniffed), HOST an IPv4 address, "
-                 "[IPv6] or localhost; proxy_protocol=true: every connection starts with a "
+                 "[IPv6] or localhost (both 127.0.0.1 and [::1]); proxy_protocol=true: every "
+                 "connection starts with a "
                  "PROXY protocol v1/v2 header (behind a load balancer); repeat (or separate "
                  "with commas) for more. Replaces all the defaults",
          .kind = option_kind::list,
@@ -44,7 +45,9 @@ std::vector<option_decl> authentication_options() {
          .group = "authentication",
          .value_name = "FILE",
          .help = "Users file, lines of name:$argon2id$... (make them with `weir passwd NAME`); "
-                 "without it, password listeners get one generated credential",
+                 "without it, password listeners get one generated credential, kept in "
+                 "users.txt under the state directory ($STATE_DIRECTORY, /var/lib/weir as "
+                 "root, else $XDG_STATE_HOME/weir)",
          .apply = [](options& o, const values& v) { o.users_file = parse_text(v); },
          .show = [](const options& o) { return quote_optional(o.users_file); }},
         {.name = "no-login-throttle",

@@ -64,15 +64,17 @@ class Weir:
     """A running weir process; its stderr is drained into `lines` by a thread."""
 
     def __init__(self, listens, users_file=None, extra=(), relay=None, prefix=(),
-                 expect_listeners=None, users=None):
+                 expect_listeners=None, users=None, state_dir=None):
         """`users` ({name: password}) writes a users file into a directory of the
         Weir's own, removed by stop(); `prefix` runs weir through another
         command; `expect_listeners` is how many "listening on" lines mean ready
-        (default: one per URL in `listens`)."""
-        self.tmp = None
+        (default: one per URL in `listens`); `state_dir` is weir's
+        STATE_DIRECTORY (default: a directory of the Weir's own, so that each
+        gets a new generated credential)."""
+        self.tmp = TempDir()
         if users is not None:
-            self.tmp = TempDir()
             users_file = make_users_file(self.tmp.path, users)
+        self.state_dir = state_dir or os.path.join(self.tmp.path, "state")
         self.args = [*prefix, weir_bin()]
         for url in listens:
             self.args += ["--listen", url]
@@ -86,7 +88,8 @@ class Weir:
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
             self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True, errors="replace")
+            stderr=subprocess.PIPE, text=True, errors="replace",
+            env={**os.environ, "STATE_DIRECTORY": self.state_dir})
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
         self._drain.start()
         try:
@@ -187,8 +190,7 @@ class Weir:
         self._drain.join(TIMEOUT)
         if not self._drain.is_alive():
             self.proc.stderr.close()
-        if self.tmp is not None:
-            self.tmp.cleanup()
+        self.tmp.cleanup()
         if check and rc != 0:
             raise AssertionError(f"weir exited with status {rc}; stderr:\n{self.text()}")
         return rc

@@ -195,37 +195,122 @@ class UsersFileChecks(unittest.TestCase):
         self.assertEqual(len([l for l in weir.text().splitlines() if warning.search(l)]), 2)
 
 
+CRED_RE = re.compile(r"generated credential .*user=(\S+) password=(\S+)")
+
+
 class GeneratedCredential(unittest.TestCase):
-    def test_generated_credential_works(self):
-        """Without --users, a password listener prints one credential, and it works."""
-        weir = harness.Weir(["socks5://127.0.0.1:0"])
-        self.addCleanup(weir.stop)
-        cred_re = re.compile(r"generated credential .*user=(\S+) password=(\S+)")
-        match = weir.wait_for_lines(cred_re)[0]
-        user, password = match.group(1), match.group(2)
-        with connect(weir.port("socks5")) as s:
+    def echo_with(self, port, user, password):
+        with connect(port) as s:
             s.sendall(s5_greeting(2) + s5_credentials(user, password)
                       + s5_request("127.0.0.1", ECHO.port) + b"ping")
             self.assertEqual(recv_exact(s, 4), bytes.fromhex("05 02 01 00"))
             self.assertEqual(recv_exact(s, 10)[:2], bytes.fromhex("05 00"))
             self.assertEqual(recv_exact(s, 4), b"ping")
-        self.assertEqual(len([l for l in weir.text().splitlines()
-                              if "generated credential" in l]), 1)
 
+    def test_generated_once_then_kept(self):
+        """Without --users, the first start makes a credential, prints it once and
+        keeps it in STATE_DIRECTORY/users.txt (0600, directory 0700); the next
+        start prints where it is, not the password, and the same password works."""
+        state = os.path.join(TMP.path, "kept", "state")
+        weir = harness.Weir(["socks5://127.0.0.1:0"], state_dir=state)
+        self.addCleanup(weir.stop)
+        match = weir.wait_for_lines(CRED_RE)[0]
+        user, password = match.group(1), match.group(2)
+        kept = os.path.join(state, "users.txt")
+        self.assertIn(f"(kept in {kept}, the same at every start; delete that file for a new one)",
+                      match.string)
+        self.assertEqual(user, "weir")
+        self.echo_with(weir.port("socks5"), user, password)
+        self.assertEqual(os.stat(kept).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(state).st_mode & 0o777, 0o700)
+        with open(kept) as f:
+            text = f.read()
+        self.assertIn(f"# user=weir password={password}\n", text)
+        self.assertRegex(text, r"\nweir:\$argon2id\$[^\n]+\n$")
+        self.assertEqual(os.listdir(state), ["users.txt"])  # no temporary file left
+        weir.stop()
+        self.assertEqual(len(CRED_RE.findall(weir.text())), 1)
 
-class GeneratedCredential(unittest.TestCase):
+        again = harness.Weir(["socks5://127.0.0.1:0"], state_dir=state)
+        self.addCleanup(again.stop)
+        again.wait_for_lines(re.compile(
+            re.escape(f"password listeners: the generated credential kept in {kept} "
+                      "(user weir; its password is in that file)")))
+        self.echo_with(again.port("socks5"), user, password)
+        self.assertEqual(authenticate(again.port("socks5"), user, password + "x"),
+                         bytes.fromhex("05 02 01 01"))
+        self.assertNotIn(password, again.text())
+        self.assertNotIn("generated credential for", again.text())
+
+    def test_kept_file_is_a_users_file(self):
+        """The kept file reloads like a users file: a user added to it logs in."""
+        state = os.path.join(TMP.path, "reload", "state")
+        weir = harness.Weir(["socks5://127.0.0.1:0"], state_dir=state)
+        self.addCleanup(weir.stop)
+        weir.wait_for_lines(CRED_RE)
+        with open(os.path.join(state, "users.txt"), "a") as f:
+            f.write(harness.users_line("bob", "bobs secret") + "\n")
+        weir.proc.send_signal(signal.SIGHUP)
+        weir.wait_for_lines(re.compile(r"reload: 2 user"))
+        self.echo_with(weir.port("socks5"), "bob", "bobs secret")
+
+    def test_not_kept_where_it_cannot_be(self):
+        """A state directory that cannot be made: one warning, and the credential
+        still works for this run, printed as made anew at every start."""
+        blocker = os.path.join(TMP.path, "a-file")
+        with open(blocker, "w") as f:
+            f.write("x")
+        weir = harness.Weir(["socks5://127.0.0.1:0"], state_dir=os.path.join(blocker, "state"))
+        self.addCleanup(weir.stop)
+        match = weir.wait_for_lines(CRED_RE)[0]
+        self.assertIn("(shown once, a new one at every start)", match.string)
+        weir.wait_for_lines(re.compile(
+            r"warn generated credential: cannot keep it in .*/a-file/state: making the "
+            r"directory: Not a directory \(a new one is made at every start\)"))
+        self.echo_with(weir.port("socks5"), match.group(1), match.group(2))
+
+    def test_a_broken_kept_file_stops_start_up(self):
+        state = os.path.join(TMP.path, "broken")
+        os.makedirs(state)
+        kept = os.path.join(state, "users.txt")
+        with open(kept, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write("weir:not-a-hash\n")
+        r = subprocess.run([harness.weir_bin(), "--listen", "socks5://127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=harness.TIMEOUT,
+                           stdin=subprocess.DEVNULL, env={**os.environ, "STATE_DIRECTORY": state})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"weir: error: {kept}:1:", r.stderr)
+        self.assertNotIn("password=", r.stderr)
+
+    def test_weir_check_says_where(self):
+        state = os.path.join(TMP.path, "check", "state")
+        env = {**os.environ, "STATE_DIRECTORY": state}
+        args = [harness.weir_bin(), "check", "--listen", "socks5://127.0.0.1:0"]
+        r = subprocess.run(args, capture_output=True, text=True, env=env,
+                           timeout=harness.TIMEOUT, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"# users: a credential generated at the first start, kept in "
+                      f"{state}/users.txt\n", r.stdout)
+        self.assertFalse(os.path.exists(state))  # check changes nothing
+
     def test_not_shown_when_a_port_is_taken(self):
         """A password listener on a port something else holds: the start-up error,
-        and no credential handed out for a server that never started."""
+        and no credential handed out (nor kept) for a server that never started."""
+        state = os.path.join(TMP.path, "taken")
         with socket.socket() as holder:
             holder.bind(("127.0.0.1", 0))
             holder.listen()
             port = holder.getsockname()[1]
-            r = harness.run_weir(["--listen", f"socks5://127.0.0.1:{port}"])
+            r = subprocess.run([harness.weir_bin(), "--listen", f"socks5://127.0.0.1:{port}"],
+                               capture_output=True, text=True, timeout=harness.TIMEOUT,
+                               stdin=subprocess.DEVNULL,
+                               env={**os.environ, "STATE_DIRECTORY": state})
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn(f"cannot listen on socks5://127.0.0.1:{port}", r.stderr)
         self.assertNotIn("password=", r.stderr)
         self.assertNotIn("generated credential", r.stderr)
+        self.assertFalse(os.path.exists(state))
 
 
 if __name__ == "__main__":
