@@ -7,10 +7,26 @@
 #include "socks/server/metrics.hpp"
 
 #include <array>
+#include <chrono>
 #include <variant>
 
 namespace weir::server {
 namespace {
+
+// After the HTTP 400: a FIN, then the rest of the request read and dropped (up
+// to 64 KiB, under `dl`) until the client closes, since
+// closing with unread bytes resets the connection, and a reset makes the
+// client's kernel throw away the 400 it has not read yet.
+io::task<void> drop_request(io::tcp_socket& s, io::deadline& dl) {
+    std::error_code ignored;
+    s.shutdown(asio::socket_base::shutdown_send, ignored);
+    std::array<std::uint8_t, 4096> buf;
+    for (std::size_t dropped = 0; dropped < 64 * 1024;) {
+        auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), dl.bind(io::use_tuple));
+        if (ec) co_return;
+        dropped += n;
+    }
+}
 
 // "05 02": bytes as an operator reads them in a packet capture.
 std::string hex(std::span<const std::uint8_t> bytes) {
@@ -192,6 +208,12 @@ io::task<bool> session::negotiate() {
                 rec_.reply = err.reply[1];
             if (const auto sent = io::send_now(client(), err.reply); sent < err.reply.size())
                 co_await io::write_rest(client(), dl_, err.reply, sent);
+            if (err.error == proto::errc::http_request) {
+                // A short wait of its own, whose end changes nothing: the refusal is the outcome.
+                dl_.expires_after(std::chrono::seconds(2));
+                timeout_ = outcome::succeeded;
+                co_await drop_request(client(), dl_);
+            }
             co_return false;
         }
     }
