@@ -39,7 +39,9 @@ def chain_config(hop1):
         f.write("strict_chain\n"
                 "tcp_read_time_out 15000\ntcp_connect_time_out 8000\n"
                 "[ProxyList]\n"
+                "# hop 1: weir's network listener\n"
                 f"socks5 127.0.0.1 {hop1} alice {USERS['alice']}\n"
+                "# hop 2: a loopback listener on hop 1's host\n"
                 f"socks5 127.0.0.1 {HOP2.port('socks')}\n")
     return path
 
@@ -72,7 +74,8 @@ class NetworkToLoopbackChain(unittest.TestCase):
             rf"refused client=127\.0\.0\.1:\d+ target=127\.0\.0\.1:{hop2} "
             r"by rule \d+ 'deny to 127\.0\.0\.0/8' \(preset\)$")
         hop1.wait_for_lines(refused)
-        hop1.sessions(user="alice", target=f"127.0.0.1:{hop2}")
+        hop1.sessions(user="alice", target=f"127.0.0.1:{hop2}",
+                      result="connect-failed:not-allowed-by-policy")
         # The reply hop 1 sends: 0x02, connection not allowed by ruleset.
         with harness.connect(hop1.port("socks5")) as s:
             s.sendall(harness.s5_greeting(2))

@@ -29,8 +29,7 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", 
 def setUpModule():
     global TMP, HTTP, WEIR, OPEN, LOCKED
     TMP = harness.TempDir()
-    HTTP = harness.HttpTarget(
-        size=256 * 1024, extra_pages={"/page.html": (PAGE.encode(), "text/html; charset=utf-8")})
+    HTTP = harness.HttpTarget(size=256 * 1024)
     # Like the embedded defaults: no password on loopback, a password listener.
     WEIR = harness.Weir(["socks://127.0.0.1:0", "socks5://127.0.0.1:0"], users=USERS)
     OPEN, LOCKED = WEIR.port("socks"), WEIR.port("socks5")
@@ -267,24 +266,89 @@ user_pref("network.proxy.allow_hijacking_localhost", true);
 """
 
 
+class RecordingPage:
+    """PAGE over HTTP on 127.0.0.1 at any path; `paths` lists the paths asked for."""
+
+    def __init__(self):
+        self.paths = []
+        paths = self.paths
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                paths.append(self.path)
+                body = PAGE.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Firefox(unittest.TestCase):
-    def test_prefs(self):
-        """Firefox with the README's prefs in user.js loads a page by name through weir."""
+    @classmethod
+    def setUpClass(cls):
+        cls.page = RecordingPage()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.page.stop()
+
+    def screenshot(self, user_js, name):
+        """Headless Firefox with this user.js takes a screenshot of /NAME by host name;
+        the page server saw that request (by weir or by Firefox itself)."""
         firefox = harness.require_tool("firefox-esr")
-        profile = os.path.join(TMP.path, "firefox-profile")
+        profile = os.path.join(TMP.path, name)
         os.makedirs(profile)
         with open(os.path.join(profile, "user.js"), "w") as f:
-            f.write(USER_JS.format(port=OPEN))
-        shot = os.path.join(TMP.path, "page.png")
-        mark = WEIR.mark()
+            f.write(user_js)
+        shot = os.path.join(profile, "page.png")
         done = run([firefox, "--headless", "--no-remote", "--profile", profile,
-                    "--screenshot", shot, HTTP.url("/page.html", host="localhost")], timeout=120)
+                    "--screenshot", shot, f"http://localhost:{self.page.port}/{name}"],
+                   timeout=120)
         self.assertEqual(done.returncode, 0, done.stderr.decode(errors="replace")[-2000:])
         with open(shot, "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
-        s = WEIR.sessions(since=mark, target=f"localhost:{HTTP.port}", result="succeeded")[0]
+        self.assertIn(f"/{name}", self.page.paths)
+
+    def test_prefs(self):
+        """Firefox with the README's prefs in user.js loads a page by name through weir."""
+        mark = WEIR.mark()
+        self.screenshot(USER_JS.format(port=OPEN), "firefox-prefs")
+        s = WEIR.sessions(since=mark, target=f"localhost:{self.page.port}",
+                          result="succeeded")[0]
         self.assertEqual(s["proto"], "socks5")
         self.assertGreaterEqual(int(s["down"]), len(PAGE))
+
+    def test_loopback_direct_without_hijacking_pref(self):
+        """Without network.proxy.allow_hijacking_localhost Firefox fetches a loopback
+        page itself: it loads, and weir sees no session for it."""
+        user_js = "".join(line for line in USER_JS.format(port=OPEN).splitlines(True)
+                          if "allow_hijacking_localhost" not in line)
+        mark = WEIR.mark()
+        self.screenshot(user_js, "firefox-no-hijacking")
+        # A session of our own after Firefox's run: once weir logged it, it had
+        # logged any session Firefox's (closed) connections made before it.
+        closed = harness.closed_port()
+        with harness.connect(OPEN) as s:
+            s.sendall(harness.s5_greeting(0) + harness.s5_request("127.0.0.1", closed))
+            self.assertEqual(harness.recv_exact(s, 2), b"\x05\x00")
+            self.assertEqual(harness.read_s5_reply(s)[0], 0x05)
+        WEIR.sessions(since=mark, target=f"127.0.0.1:{closed}")
+        to_page = [line for line in WEIR.text().splitlines()[mark:]
+                   if re.search(rf"\btarget=\S+:{self.page.port}\b", line)]
+        self.assertEqual(to_page, [])
 
 
 class Sshd:
