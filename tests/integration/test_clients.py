@@ -177,10 +177,10 @@ class Git(unittest.TestCase):
         cls.files.shutdown()
         cls.files.server_close()
 
-    def cloned_head(self, args, url, name):
+    def cloned_head(self, args, url, name, env=None):
         mark = WEIR.mark()
         dest = os.path.join(TMP.path, name)
-        done = run([self.git, *args, "clone", "-q", url, dest])
+        done = run([self.git, *args, "clone", "-q", url, dest], env=env)
         self.assertEqual(done.returncode, 0, done.stderr.decode(errors="replace"))
         head = run([self.git, "-C", dest, "rev-parse", "HEAD"]).stdout.decode().strip()
         self.assertEqual(head, self.head)
@@ -194,16 +194,20 @@ class Git(unittest.TestCase):
         WEIR.sessions(since=mark, proto="socks5", target=f"localhost:{port}", result="succeeded")
 
     def test_core_git_proxy(self):
-        """git -c core.gitProxy=socks-git clone git://..., socks-git running ncat"""
-        script = os.path.join(TMP.path, "socks-git")
+        """git -c core.gitProxy=socks-git clone git://..., socks-git (on the PATH) running ncat"""
+        bin_dir = os.path.join(TMP.path, "bin")
+        os.makedirs(bin_dir, exist_ok=True)
+        script = os.path.join(bin_dir, "socks-git")
         with open(script, "w") as f:
             f.write("#!/bin/sh\n"
                     f'exec ncat --proxy 127.0.0.1:{OPEN} --proxy-type socks5 "$1" "$2"\n')
         os.chmod(script, 0o755)
         daemon, port = self.start_git_daemon()
         try:
-            mark = self.cloned_head(["-c", f"core.gitProxy={script}"],
-                                    f"git://localhost:{port}/repo.git", "git-clone")
+            path = bin_dir + os.pathsep + os.environ.get("PATH", "")
+            mark = self.cloned_head(["-c", "core.gitProxy=socks-git"],
+                                    f"git://localhost:{port}/repo.git", "git-clone",
+                                    env=client_env(PATH=path))
         finally:
             stop(daemon)
         WEIR.sessions(since=mark, proto="socks5", target=f"localhost:{port}", result="succeeded")
