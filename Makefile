@@ -10,7 +10,11 @@ WEIR_ARGS  ?=
 BUILD_DEPS := build-essential cmake ninja-build pkg-config \
               libasio-dev libsodium-dev libcli11-dev libfmt-dev catch2
 # dnsmasq-base: the dnsmasq binary without the system DNS service `dnsmasq` starts.
-TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base haproxy
+# The clients of the README's "Connecting" table (test_clients.py): git, ssh and
+# sshd, Python's requests and httpx (with their SOCKS modules), Firefox.
+TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base haproxy \
+              git openssh-client openssh-server python3-requests python3-httpx python3-socksio \
+              firefox-esr
 
 .PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench
 
