@@ -491,6 +491,31 @@ class Proxychains(unittest.TestCase):
         WEIR.sessions(since=mark, proto="socks5", target=f"127.0.0.1:{HTTP.port}",
                       result="succeeded")
 
+    def test_example_chain(self):
+        """proxychains4 -f examples/proxychains-chain.conf: two hops, each with a
+        password (the hops' addresses changed to two weirs on loopback)."""
+        with open(os.path.join(EXAMPLES, "proxychains-chain.conf")) as f:
+            text = f.read()
+        hop1 = "socks5 192.0.2.10 1088 alice secret"
+        hop2 = "socks5 198.51.100.20 1088 bob secret"
+        self.assertIn(f"\n{hop1}\n", text)
+        self.assertIn(f"\n{hop2}\n", text)
+        exit_hop = harness.Weir(["socks5://127.0.0.1:0"], users={"bob": "secret"})
+        self.addCleanup(exit_hop.stop)
+        config = os.path.join(TMP.path, "proxychains-chain.conf")
+        with open(config, "w") as f:
+            f.write(text.replace(hop1, f"socks5 127.0.0.1 {LOCKED} alice {USERS['alice']}")
+                    .replace(hop2, f"socks5 127.0.0.1 {exit_hop.port('socks5')} bob secret"))
+        mark = WEIR.mark()
+        done = run([harness.require_tool("proxychains4"), "-f", config,
+                    harness.require_tool("curl"), "-sS", "--fail", "--max-time", "60",
+                    HTTP.url()])
+        self.assertEqual(done.returncode, 0, done.stderr.decode(errors="replace"))
+        self.assertEqual(harness.sha256(done.stdout), HTTP.sha256)
+        WEIR.sessions(since=mark, user="alice", target=f"127.0.0.1:{exit_hop.port('socks5')}",
+                      result="succeeded")
+        exit_hop.sessions(user="bob", target=f"127.0.0.1:{HTTP.port}", result="succeeded")
+
 
 if __name__ == "__main__":
     harness.main_in_private_netns()
