@@ -140,6 +140,14 @@ class UdpEcho:
         self.sock.close()
 
 
+def open_file_limits(pid):
+    """(soft, hard) "Max open files" of a process, as /proc shows them."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return tuple(line.split()[3:5])
+    raise AssertionError(f"no open-file limit in /proc/{pid}/limits")
+
+
 class UnderTheFilter(unittest.TestCase):
     """weir under the SystemCallFilter= and RestrictAddressFamilies= of the
     system unit (a call outside them kills it): start-up, a password login,
@@ -149,7 +157,9 @@ class UnderTheFilter(unittest.TestCase):
     UNIT = SOURCE / "examples/weir.service"
 
     def start(self, unit, **kw):
-        prefix = [sys.executable, "-B", str(UNDER_FILTER), str(unit)]
+        # A soft open-file limit under the hard one: weir raises it (prlimit64) at start.
+        prefix = ["/bin/sh", "-c", 'ulimit -Sn 512 && exec "$@"', "sh",
+                  sys.executable, "-B", str(UNDER_FILTER), str(unit)]
         w = Weir(prefix=prefix, **kw)
         self.addCleanup(w.stop, check=False)
         return w
@@ -195,6 +205,8 @@ class UnderTheFilter(unittest.TestCase):
                                users={"alice": "s3cret"}, relay=relay,
                                extra=["--rules-file", str(rules), "--metrics", "127.0.0.1:0"])
                 w.wait_for_lines(re.compile(r"metrics on http://127\.0\.0\.1:\d+/metrics"))
+                hard = open_file_limits(os.getpid())[1]
+                self.assertEqual(open_file_limits(w.proc.pid), (hard, hard))  # raised from 512
                 self.fetch(w.port("socks5"), target)
                 w.sessions(user="alice", result="succeeded", relay=relay)
                 self.udp_round_trip(w.port("socks"))
@@ -207,6 +219,23 @@ class UnderTheFilter(unittest.TestCase):
                 self.assertEqual(w.stop(), 0)
                 for warning in ("cannot follow", "cannot watch", "could not raise"):
                     self.assertNotIn(warning, w.text())
+
+    def test_the_user_units_weir_works_under_its_filter(self):
+        unit = SOURCE / "examples/weir-user.service"
+        self.assertIn("ExecStart=/usr/local/bin/weir --listen socks://localhost:1080\n",
+                      unit.read_text())
+        target = HttpTarget(size=64 * 1024)
+        self.addCleanup(target.stop)
+        w = self.start(unit, listens=["socks://localhost:0"])
+        s = connect(w.port("socks"))
+        with s:
+            s.sendall(s5_greeting(0) + s5_request("127.0.0.1", target.port))
+            self.assertEqual(recv_exact(s, 2), b"\x05\x00")
+            self.assertEqual(read_s5_reply(s)[0], 0)
+            s.sendall(b"GET /file HTTP/1.0\r\nHost: x\r\n\r\n")
+            body = recv_all(s).split(b"\r\n\r\n", 1)[1]
+        self.assertEqual(sha256(body), sha256(target.body))
+        self.assertEqual(w.stop(), 0)
 
     def test_without_netlink_weir_loses_the_host_address_watch(self):
         # Why the unit allows AF_NETLINK beyond AF_INET AF_INET6 AF_UNIX.
