@@ -36,7 +36,9 @@ install(FILES
     ${weir_units}/weir.service
     ${weir_units}/weir-user.service
     DESTINATION ${weir_examples_dir})
-# Examples other changes add: installed once they exist.
+# Examples other changes add: installed once they exist. A file added to
+# examples/ changes the folder's time, which configures again.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/examples)
 if(EXISTS ${PROJECT_SOURCE_DIR}/examples/docker-compose.yml)
     install(FILES examples/docker-compose.yml DESTINATION ${weir_examples_dir})
 endif()
