@@ -1,22 +1,26 @@
 # The README's two commands: `make run` and `make test`. Both install what
 # they need from Debian's packages first (as root), so they work on a fresh
-# bookworm machine.
+# bookworm machine. `make install` installs weir under PREFIX.
 
 BUILD      ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 WEIR_ARGS  ?=
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+RELEASE_BUILD ?= build-release
 
 BUILD_DEPS := build-essential cmake ninja-build pkg-config \
               libasio-dev libsodium-dev libcli11-dev libfmt-dev catch2
 # dnsmasq-base: the dnsmasq binary without the system DNS service `dnsmasq` starts.
 # The clients of the README's "Connecting" table (test_clients.py): git, ssh and
 # sshd, Python's requests and httpx (with their SOCKS modules), Firefox.
+# man-db, groff-base: man and lexgrog check weir(1); systemd: systemd-analyze checks the units.
 TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base haproxy \
               git openssh-client openssh-server python3-requests python3-httpx python3-socksio \
-              firefox-esr
+              firefox-esr man-db groff-base systemd
 
-.PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench
+.PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench install
 
 all: build
 
@@ -50,6 +54,15 @@ run: build
 
 test: test-deps build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# weir, weir(1), the README, the examples and the systemd units (their ExecStart=
+# the installed weir) under $(DESTDIR)$(PREFIX), from a Release build of their
+# own: no tests, no bench tools.
+install: deps
+	cmake -S . -B $(RELEASE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	    -DWEIR_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(RELEASE_BUILD) -j $(JOBS) --target weir weir_man_page
+	DESTDIR=$(DESTDIR) cmake --install $(RELEASE_BUILD) --strip
 
 # The whole ctest suite (unit, integration, bench smoke) built with ASan and UBSan,
 # less the relay test that uses up RLIMIT_NOFILE on purpose: the sanitizer

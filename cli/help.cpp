@@ -90,6 +90,22 @@ Examples:
 
 } // namespace
 
+const std::vector<builtin_option>& builtin_options() {
+    static const std::vector<builtin_option> all{
+        {"--config FILE", "Read options from this file (TOML: key = value, keys the long options "
+                          "without --); also WEIR_CONFIG"},
+        {"-h, --help", "Show this help and exit"},
+        {"--version", "Show weir's version and exit"},
+    };
+    return all;
+}
+
+std::string default_text(const option_decl& d, const options& defaults) {
+    const auto shown = d.show(defaults);
+    if (d.kind == option_kind::flag || shown.empty() || shown == "[]") return {};
+    return plain(shown);
+}
+
 std::string help_text() {
     const auto defaults = default_options();
     std::string out(usage);
@@ -100,17 +116,13 @@ std::string help_text() {
             const auto left = d.value_name.empty() ? fmt::format("--{}", d.name)
                                                    : fmt::format("--{} {}", d.name, d.value_name);
             std::string help(d.help);
-            const auto shown = d.show(defaults);
-            if (d.kind != option_kind::flag && !shown.empty() && shown != "[]")
-                help += fmt::format(" (default: {})", plain(shown));
+            if (const auto shown = default_text(d, defaults); !shown.empty())
+                help += fmt::format(" (default: {})", shown);
             option_line(out, left, help);
         }
         if (group == "general") {
-            option_line(out, "--config FILE",
-                        "Read options from this file (TOML: key = value, keys the long options "
-                        "without --); also WEIR_CONFIG");
-            option_line(out, "-h, --help", "Show this help and exit");
-            option_line(out, "--version", "Show weir's version and exit");
+            for (const auto& b : builtin_options())
+                option_line(out, b.left, b.help);
         }
         out += '\n';
     }
