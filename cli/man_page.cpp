@@ -104,7 +104,8 @@ void head_sections(std::string& out, std::string_view version) {
                "With no --listen, weir serves the listeners of the --listen default below: SOCKS4, "
                "SOCKS4a and SOCKS5 without a password on loopback, and SOCKS5 with a password on "
                "every address. A password listener with no --users file gets a generated "
-               "credential, user weir.",
+               "credential, user weir, printed at the first start and kept in users.txt under the "
+               "state directory (see FILES).",
                ".SH COMMANDS",
                ".TP",
                "`weir` [OPTIONS]",
@@ -131,8 +132,9 @@ void reference_sections(std::string& out) {
                "The config file, when there is no --config.",
                ".TP",
                "`STATE_DIRECTORY`",
-               "Set by systemd (StateDirectory=): the state directory, instead of /var/lib/weir "
-               "(root) or $XDG_STATE_HOME/weir.",
+               "Set by systemd (StateDirectory=): the state directory (the first of a "
+               "colon-separated list), instead of /var/lib/weir (root), $XDG_STATE_HOME/weir or "
+               "~/.local/state/weir.",
                ".SH FILES",
                ".TP",
                "/etc/weir/users.txt",
@@ -142,9 +144,10 @@ void reference_sections(std::string& out) {
                "/etc/weir/weir.toml",
                "A config file (--config): `key = value` lines.",
                ".TP",
-               "/var/lib/weir",
-               "The state directory: the generated credential of the password listeners when no "
-               "--users file is given.",
+               "/var/lib/weir/users.txt",
+               "In the state directory: the generated credential of the password listeners when "
+               "no --users file is given (mode 0600, the password in a comment line); made at the "
+               "first start, the same after; delete it for a new one.",
                ".SH SIGNALS",
                ".TP",
                "SIGHUP",
