@@ -32,6 +32,7 @@ set(weir_examples_dir ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES
     examples/haproxy.cfg
     examples/proxychains.conf
+    examples/proxychains-chain.conf
     examples/weir.toml
     ${weir_units}/weir.service
     ${weir_units}/weir-user.service

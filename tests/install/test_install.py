@@ -39,8 +39,8 @@ def expected_files():
     files = {"bin/weir": 0o755, "share/man/man1/weir.1": 0o644,
              "share/doc/weir/README.md": 0o644,
              "lib/systemd/system/weir.service": 0o644, "lib/systemd/user/weir.service": 0o644}
-    examples = ["haproxy.cfg", "proxychains.conf", "weir.toml", "weir.service",
-                "weir-user.service"]
+    examples = ["haproxy.cfg", "proxychains.conf", "proxychains-chain.conf", "weir.toml",
+                "weir.service", "weir-user.service"]
     examples += [e for e in OPTIONAL_EXAMPLES if (SOURCE / "examples" / e).exists()]
     for e in examples:
         files[f"share/doc/weir/examples/{e}"] = 0o644
@@ -86,7 +86,8 @@ class Install(unittest.TestCase):
     def test_files_copied_as_they_are(self):
         doc = self.root / "share/doc/weir"
         self.assertEqual((doc / "README.md").read_bytes(), (SOURCE / "README.md").read_bytes())
-        for e in ["haproxy.cfg", "proxychains.conf", "weir.toml", *OPTIONAL_EXAMPLES]:
+        for e in ["haproxy.cfg", "proxychains.conf", "proxychains-chain.conf", "weir.toml",
+                  *OPTIONAL_EXAMPLES]:
             if (SOURCE / "examples" / e).exists():
                 self.assertEqual((doc / "examples" / e).read_bytes(),
                                  (SOURCE / "examples" / e).read_bytes(), e)
