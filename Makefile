@@ -12,7 +12,7 @@ BUILD_DEPS := build-essential cmake ninja-build pkg-config \
 # dnsmasq-base: the dnsmasq binary without the system DNS service `dnsmasq` starts.
 TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base haproxy
 
-.PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench
+.PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench test-docker
 
 all: build
 
@@ -60,6 +60,13 @@ test-asan: test-deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=address,undefined
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	$(SANITIZER_ENV) ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -E '$(ASAN_SKIP)'
+
+# The container image built and proven by tests/docker/run.sh: it installs
+# docker.io and debootstrap if missing, starts dockerd if none answers, makes
+# the debian:bookworm(-slim) base images with debootstrap when missing (no
+# registry needed), builds the image, runs it with curl through it.
+test-docker:
+	bash tests/docker/run.sh
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_BUILD   ?= build-fuzz
