@@ -10,7 +10,9 @@ WEIR_ARGS  ?=
 BUILD_DEPS := build-essential cmake ninja-build pkg-config \
               libasio-dev libsodium-dev libcli11-dev libfmt-dev catch2
 # dnsmasq-base: the dnsmasq binary without the system DNS service `dnsmasq` starts.
-TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base haproxy
+# docker-compose, yamllint, python3-yaml: test_container_examples.py checks the examples.
+TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base haproxy \
+              docker-compose yamllint python3-yaml
 
 .PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench test-docker
 
