@@ -258,6 +258,18 @@ check "weir runs as a non-root user (docker exec id -u)" not_root weir-test-user
 check "health turns healthy (weir probe)" wait_healthy weir-test-users
 check "docker stop: drains, logs 'stopped', exit code 0" stops_cleanly weir-test-users
 
+# The embedded defaults, as the image runs them (no WEIR_LISTEN), in a network
+# namespace of their own: weir probe reaches the wildcard listeners on loopback.
+defaults_healthy() {
+    CONTAINERS+=(weir-test-defaults)
+    docker run -d --name weir-test-defaults --network none --health-interval 1s \
+        --health-start-period 2s "$IMAGE" >/dev/null &&
+        wait_logs weir-test-defaults 'listening on .*:1080' &&
+        wait_logs weir-test-defaults 'listening on .*:1088' && wait_healthy weir-test-defaults &&
+        docker exec weir-test-defaults weir probe
+}
+check "the embedded defaults turn healthy (--network none)" defaults_healthy
+
 # No users: the generated credential, printed once, kept in $STATE_DIRECTORY.
 G5=${PORTS[3]}
 CRED='password=[^ ]+'
