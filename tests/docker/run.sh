@@ -11,6 +11,7 @@
 #                          state under this directory (a run from nothing: no
 #                          base images, no build cache), stopped at the end
 set -euo pipefail
+if [ -n "${WEIR_TEST_DOCKER_ROOT:-}" ]; then WEIR_TEST_DOCKER_ROOT=$(realpath -m "$WEIR_TEST_DOCKER_ROOT"); fi
 cd "$(dirname "$0")/../.."
 
 IMAGE=${WEIR_TEST_IMAGE:-weir:test}
@@ -29,6 +30,10 @@ cleanup() {
     if [ -n "$DOCKERD_PID" ]; then
         kill "$DOCKERD_PID" 2>/dev/null
         for _ in $(seq "$WAIT"); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 1; done
+        # What a stopped dockerd may leave mounted under a root of our own (its netns).
+        [ -n "${WEIR_TEST_DOCKER_ROOT:-}" ] &&
+            awk -v r="$WEIR_TEST_DOCKER_ROOT/" 'index($2, r) == 1 {print $2}' /proc/mounts |
+            sort -r | xargs -r umount
     fi
     rm -rf "$TMP"
 }
