@@ -1,26 +1,45 @@
-# Two stages: build on bookworm, run on bookworm-slim as a non-root user.
+# weir in a container: built on bookworm, run on bookworm-slim as the non-root
+# user weir (uid 10001), with weir's embedded defaults: SOCKS with no password
+# on loopback port 1080 (for the other containers of a pod, or of
+# `network_mode: service:weir`) and SOCKS5 with a password on port 1088.
 #   docker build -t weir .
-#   docker run -p 1088:1088 -v $PWD/users.txt:/etc/weir/users.txt:ro weir
+#   docker run -d --name weir -p 1088:1088 -v weir-state:/var/lib/weir weir
+#   docker logs weir    # the generated credential, printed once
+# Users from a file instead (lines from `weir passwd NAME`):
+#   docker run -d -p 1088:1088 -e WEIR_USERS=/run/secrets/weir-users \
+#       -v $PWD/users.txt:/run/secrets/weir-users:ro weir
+# Every option is a WEIR_* variable (see `docker run --rm weir --help`).
 FROM debian:bookworm AS build
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        build-essential cmake ninja-build pkg-config \
-        libasio-dev libsodium-dev libcli11-dev libfmt-dev catch2 \
-    && rm -rf /var/lib/apt/lists/*
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        g++ cmake ninja-build pkg-config libasio-dev libsodium-dev libcli11-dev libfmt-dev \
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DWEIR_BUILD_TESTS=OFF \
-    && cmake --build build --target weir
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DWEIR_BUILD_TESTS=OFF \
+    && cmake --build /build --target weir -j "$(nproc)" \
+    && strip /build/weir
 
 FROM debian:bookworm-slim
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+# Only the shared libraries weir needs beyond libc and libstdc++ (ldd weir).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         libsodium23 libfmt9 \
-    && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --no-create-home --shell /usr/sbin/nologin weir
-COPY --from=build /src/build/weir /usr/local/bin/weir
-USER weir
-EXPOSE 1088
-# In a container the no-auth listener would only serve the container itself:
-# listen for password clients on all addresses.
-ENV WEIR_LISTEN=socks5://0.0.0.0:1088,socks5://[::]:1088 \
-    WEIR_USERS=/etc/weir/users.txt
-ENTRYPOINT ["/usr/local/bin/weir"]
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
+    && groupadd --system --gid 10001 weir \
+    && useradd --system --uid 10001 --gid weir --home-dir /var/lib/weir --no-create-home \
+        --shell /usr/sbin/nologin weir \
+    && install -d -o weir -g weir -m 0700 /var/lib/weir
+COPY --from=build /build/weir /usr/local/bin/weir
+# The generated credential (no users file) is kept in $STATE_DIRECTORY/users.txt:
+# mount a volume there to keep it across containers.
+ENV STATE_DIRECTORY=/var/lib/weir
+# Numeric, so that Kubernetes' runAsNonRoot can tell it is not root.
+USER 10001:10001
+WORKDIR /var/lib/weir
+EXPOSE 1080 1088
+# weir probe reads the same WEIR_* variables: it connects to each listener, or
+# asks /healthz when WEIR_METRICS is set. No curl in the image.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 CMD ["weir", "probe"]
+ENTRYPOINT ["weir"]

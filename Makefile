@@ -16,11 +16,13 @@ BUILD_DEPS := build-essential cmake ninja-build pkg-config \
 # The clients of the README's "Connecting" table (test_clients.py): git, ssh and
 # sshd, Python's requests and httpx (with their SOCKS modules), Firefox.
 # man-db, groff-base: man and lexgrog check weir(1); systemd: systemd-analyze checks the units.
+# docker-compose, yamllint, python3-yaml: test_container_examples.py checks the examples.
 TEST_DEPS  := curl ncat proxychains4 python3 python3-socks chromium iproute2 dnsmasq-base haproxy \
               git openssh-client openssh-server python3-requests python3-httpx python3-socksio \
-              firefox-esr man-db groff-base systemd
+              firefox-esr man-db groff-base systemd docker-compose yamllint python3-yaml
 
-.PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench install
+.PHONY: all build run test deps test-deps clean format format-check fuzz test-asan bench install \
+        test-docker
 
 all: build
 
@@ -77,6 +79,13 @@ test-asan: test-deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=address,undefined
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	$(SANITIZER_ENV) ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -E '$(ASAN_SKIP)'
+
+# The container image built and proven by tests/docker/run.sh: it installs
+# docker.io and debootstrap if missing, starts dockerd if none answers, makes
+# the debian:bookworm(-slim) base images with debootstrap when missing (no
+# registry needed), builds the image, runs it with curl through it.
+test-docker:
+	bash tests/docker/run.sh
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_BUILD   ?= build-fuzz

@@ -67,6 +67,8 @@ constexpr std::string_view usage = R"(weir: a SOCKS4, SOCKS4a and SOCKS5 proxy s
 
 Usage: weir [OPTIONS]               serve
        weir check [OPTIONS]         check the configuration as start-up would, print it, exit
+       weir probe [OPTIONS]         health check: /healthz with --metrics, else connect to
+                                    each listener; exit 0 when healthy, else 1 and why
        weir passwd NAME             read a password, print a users-file line for NAME
 
 )";

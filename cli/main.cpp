@@ -6,6 +6,7 @@
 #include "cli/option_values.hpp"
 #include "cli/options.hpp"
 #include "cli/passwd.hpp"
+#include "cli/probe.hpp"
 #include "cli/run_as.hpp"
 #include "cli/startup.hpp"
 #include "io/file_watch.hpp"
@@ -202,6 +203,7 @@ int main(int argc, char** argv) {
     log::set_level(opts.log_level);
     log::set_format(opts.log_format);
     if (opts.check) return cli::run_check(opts);
+    if (opts.probe) return cli::run_probe(opts);
     // A peer that closes while we splice or write must give EPIPE, not kill us.
     std::signal(SIGPIPE, SIG_IGN);
     try {

@@ -226,19 +226,22 @@ void check_variables() {
     }
 }
 
-// The command: none (serve), `check`, or `passwd NAME`.
+// The command: none (serve), `check`, `probe`, or `passwd NAME`.
 void read_command(const command_line& cl, options& out) {
     const auto& p = cl.positional;
     if (p.empty()) return;
     if (p[0] == "check" && p.size() == 1) {
         out.check = true;
+    } else if (p[0] == "probe" && p.size() == 1) {
+        out.probe = true;
     } else if (p[0] == "passwd" && p.size() == 2) {
         out.passwd_name = p[1];
     } else if (p[0] == "passwd" && p.size() == 1) {
         throw usage_error("weir passwd needs a NAME (see weir --help)");
     } else {
-        throw usage_error(fmt::format("unexpected argument {} (see weir --help)",
-                                      p[p[0] == "check" || p[0] == "passwd" ? 1 : 0]));
+        throw usage_error(
+            fmt::format("unexpected argument {} (see weir --help)",
+                        p[p[0] == "check" || p[0] == "probe" || p[0] == "passwd" ? 1 : 0]));
     }
 }
 

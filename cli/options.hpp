@@ -31,6 +31,7 @@ struct options {
     std::optional<std::string> passwd_name; ///< set for `weir passwd NAME`
     std::optional<std::string> run_as;      ///< USER[:GROUP] to become after binding
     bool check = false;                     ///< `weir check`: validate, print, exit
+    bool probe = false;                     ///< `weir probe`: health-check the instance, exit
     std::vector<setting> settings;          ///< every option, in --help order (--config first)
 };
 
