@@ -92,6 +92,9 @@ void head_sections(std::string& out, std::string_view version) {
                ".B \"weir check\"",
                ".RI [ OPTIONS ]",
                ".br",
+               ".B \"weir probe\"",
+               ".RI [ OPTIONS ]",
+               ".br",
                ".B \"weir passwd\"",
                ".I NAME",
                ".SH DESCRIPTION",
@@ -115,6 +118,12 @@ void head_sections(std::string& out, std::string_view version) {
                "Check the configuration as start-up would (listener URLs, rules, users file, "
                "--run-as user, that every port is free), print the options in force with where "
                "each came from, and exit.",
+               ".TP",
+               "`weir probe` [OPTIONS]",
+               "A health check of the instance the same options describe (a container's "
+               "HEALTHCHECK, a Kubernetes probe): GET /healthz when --metrics is set, else a "
+               "connection to each listener, closed before a byte (logged at debug level only); "
+               "exit 0 when healthy, else 1 with one line saying why. Each step waits 2 s at most.",
                ".TP",
                "`weir passwd` NAME",
                "Read a password (twice from a hidden prompt, or the first line of stdin) and "
