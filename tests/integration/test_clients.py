@@ -474,6 +474,14 @@ class Ssh(unittest.TestCase):
 
 
 class Proxychains(unittest.TestCase):
+    def curl_through(self, config):
+        """proxychains4 -f CONFIG curl URL: the page, checksummed."""
+        done = run([harness.require_tool("proxychains4"), "-f", config,
+                    harness.require_tool("curl"), "-sS", "--fail", "--max-time", "60",
+                    HTTP.url()])
+        self.assertEqual(done.returncode, 0, done.stderr.decode(errors="replace"))
+        self.assertEqual(harness.sha256(done.stdout), HTTP.sha256)
+
     def test_example_config(self):
         """proxychains4 -f examples/proxychains.conf curl URL (its port changed to weir's)."""
         with open(os.path.join(EXAMPLES, "proxychains.conf")) as f:
@@ -483,11 +491,7 @@ class Proxychains(unittest.TestCase):
         with open(config, "w") as f:
             f.write(re.sub(r"(?m)^socks5 127\.0\.0\.1 1080$", f"socks5 127.0.0.1 {OPEN}", text))
         mark = WEIR.mark()
-        done = run([harness.require_tool("proxychains4"), "-f", config,
-                    harness.require_tool("curl"), "-sS", "--fail", "--max-time", "60",
-                    HTTP.url()])
-        self.assertEqual(done.returncode, 0, done.stderr.decode(errors="replace"))
-        self.assertEqual(harness.sha256(done.stdout), HTTP.sha256)
+        self.curl_through(config)
         WEIR.sessions(since=mark, proto="socks5", target=f"127.0.0.1:{HTTP.port}",
                       result="succeeded")
 
@@ -507,11 +511,7 @@ class Proxychains(unittest.TestCase):
             f.write(text.replace(hop1, f"socks5 127.0.0.1 {LOCKED} alice {USERS['alice']}")
                     .replace(hop2, f"socks5 127.0.0.1 {exit_hop.port('socks5')} bob secret"))
         mark = WEIR.mark()
-        done = run([harness.require_tool("proxychains4"), "-f", config,
-                    harness.require_tool("curl"), "-sS", "--fail", "--max-time", "60",
-                    HTTP.url()])
-        self.assertEqual(done.returncode, 0, done.stderr.decode(errors="replace"))
-        self.assertEqual(harness.sha256(done.stdout), HTTP.sha256)
+        self.curl_through(config)
         WEIR.sessions(since=mark, user="alice", target=f"127.0.0.1:{exit_hop.port('socks5')}",
                       result="succeeded")
         exit_hop.sessions(user="bob", target=f"127.0.0.1:{HTTP.port}", result="succeeded")
