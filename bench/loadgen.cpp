@@ -34,6 +34,9 @@ void add_options(CLI::App& app, run_options& o, std::string& proxy_url) {
     app.add_option("--dir", o.dir, "throughput: up, down or both")
         ->check(CLI::IsMember({"up", "down", "both"}))
         ->capture_default_str();
+    app.add_flag("--truncate", o.truncate,
+                 "throughput: the client and the server read with recv(MSG_TRUNC), which "
+                 "discards the bytes instead of copying them");
     app.add_option("--concurrency", o.concurrency, "cycles: clients at once; idle: dials at once")
         ->capture_default_str();
     app.add_option("--count", o.count, "cycles/latency: stop after this many (0: by --duration)");

@@ -13,9 +13,12 @@
 # AUTH_REPEAT (pairs of the user/pass row, 5: a single pair's auth cost moves
 # by several points, for every proxy), IDLE_SESSIONS (9500), PROXIES (default:
 # reference weir-splice weir-copy microsocks dante hev), ROWS (default: every
-# row, tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both
-# cycles cycles-pipe cycles-auth cycles-1 latency idle udp-rr-64 udp-rr-1200
-# udp-many udp-ping udp-flood udp-paced udp-held), UDP_ASSOCIATIONS (udp-rr and
+# row, tput-1-up tput-1-down tput-1-both tput-1-both-trunc tput-8-up tput-8-down
+# tput-8-both tput-8-both-trunc cycles cycles-pipe cycles-auth cycles-1 latency
+# idle udp-rr-64 udp-rr-1200 udp-many udp-ping udp-flood udp-paced udp-held),
+# TRUNC_DURATION (measured seconds of the *-trunc rows, 3: both ways at once,
+# the client and the sink reading with recv(MSG_TRUNC), which copies nothing,
+# so that the relay, not the readers' copies, is what limits), UDP_ASSOCIATIONS (udp-rr and
 # udp-flood: 16), UDP_PACED_RATE (datagrams/s of udp-paced: 50000 of 1,200 B,
 # 480 Mbit/s),
 # UDP_HELD (associations of the udp-held row, 4000),
@@ -51,6 +54,7 @@ if [[ $WEIR_BENCH_NETNS == 1 ]]; then
 fi
 
 duration=${DURATION:-2}
+trunc_duration=${TRUNC_DURATION:-3}
 repeat=${REPEAT:-3}
 latency_repeat=${LATENCY_REPEAT:-5}
 auth_repeat=${AUTH_REPEAT:-5}
@@ -63,9 +67,9 @@ proxies=${PROXIES:-reference weir-splice weir-copy microsocks dante hev}
 # Extra options for the weir columns only (not base-*), e.g. WEIR_ARGS="--metrics 127.0.0.1:0".
 declare -A weir_args=([weir-splice]="${WEIR_ARGS:-}" [weir-copy]="${WEIR_ARGS:-}")
 [[ -z ${WEIR_BASE:-} || " $proxies " == *" base-splice "* ]] || proxies="$proxies base-splice"
-all_rows="tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both cycles cycles-pipe \
-cycles-auth cycles-1 latency idle udp-rr-64 udp-rr-1200 udp-many udp-ping udp-flood udp-paced \
-udp-held"
+all_rows="tput-1-up tput-1-down tput-1-both tput-1-both-trunc tput-8-up tput-8-down tput-8-both \
+tput-8-both-trunc cycles cycles-pipe cycles-auth cycles-1 latency idle udp-rr-64 udp-rr-1200 \
+udp-many udp-ping udp-flood udp-paced udp-held"
 read -ra rows <<<"${ROWS:-$all_rows}"
 for row in "${rows[@]}"; do
     [[ " $all_rows " == *" $row "* ]] || { echo "run.sh: no row named '$row' (rows: $all_rows)" >&2; exit 2; }
@@ -263,6 +267,12 @@ run_row() {
     # The 32-client cycles: no auth, user/pass and its no-auth partner alike.
     local clients32=(--steps --concurrency 32 --sources 200)
     case $row in
+    tput-*-trunc) # the scenario of issue 19: no copy on either reading side
+        IFS=- read -r _ c d _ <<<"$row"
+        run_once "$col" "$row" throughput --proxy "${url[$col]}" --proxy-pid "${pid[$col]}" \
+            --duration "$trunc_duration" --warmup "$warmup" --steps --conns "$c" --dir "$d" \
+            --truncate
+        ;;
     tput-*)
         IFS=- read -r _ c d <<<"$row"
         run_once "$col" "$row" throughput "${common[@]}" --steps --conns "$c" --dir "$d"

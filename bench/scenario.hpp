@@ -28,6 +28,7 @@ struct run_options {
     std::string target_name = "localhost"; ///< socks4a/socks5h target
     int conns = 1;                         ///< throughput
     std::string dir = "both";              ///< throughput: up, down, both
+    bool truncate = false;                 ///< throughput: read with recv(MSG_TRUNC)
     int concurrency = 32;                  ///< cycles: clients at once; idle: dials at once
     std::uint64_t count = 0;               ///< cycles/latency: stop after this many (0: by time)
     int sources = 0;                       ///< cycles: spread clients over 127.0.1.1..N

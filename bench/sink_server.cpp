@@ -190,7 +190,9 @@ void sink_server::on_stream(conn& c, std::uint32_t events) {
 }
 
 void sink_server::stream_read(conn& c) {
-    const ssize_t n = ::recv(c.fd.get(), buffer_.data(), buffer_.size(), 0);
+    // The first byte is the flags: read, not discarded.
+    const int flags = c.have_flags && (c.flags & stream_truncate) != 0 ? MSG_TRUNC : 0;
+    const ssize_t n = ::recv(c.fd.get(), buffer_.data(), buffer_.size(), flags);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR) c.fd.reset();
         return;

@@ -15,7 +15,8 @@ namespace weir::bench {
 ///  cycle:  reads one byte, sends it back and closes first (the client then
 ///          sees EOF and closes without TIME_WAIT).
 ///  stream: the first byte says who sends (bit 0: the client uploads, bit 1:
-///          the server sends zeros); the client's EOF ends it and the server
+///          the server sends zeros) and how the server reads (bit 2: with
+///          recv(MSG_TRUNC), no copy); the client's EOF ends it and the server
 ///          answers with the trailer 01, u64le bytes received, u64le bytes sent,
 ///          then closes.
 struct server_ports {
@@ -26,6 +27,7 @@ struct server_ports {
 
 inline constexpr std::uint8_t stream_upload = 1;
 inline constexpr std::uint8_t stream_download = 2;
+inline constexpr std::uint8_t stream_truncate = 4;
 inline constexpr std::size_t trailer_size = 17;
 
 /// Runs the services on one thread with its own epoll loop, on 127.0.0.1.

@@ -88,12 +88,15 @@ function cell(col, row, base, kind,    x, out, rc) {
 
 END {
     n = split(columns, cols, " ")
-    nrows = split("tput-1-up tput-1-down tput-1-both tput-8-up tput-8-down tput-8-both " \
+    nrows = split("tput-1-up tput-1-down tput-1-both tput-1-both-trunc tput-8-up tput-8-down " \
+                  "tput-8-both tput-8-both-trunc " \
                   "cycles cycles-pipe cycles-auth cycles-1 latency idle " \
                   "udp-rr-64 udp-rr-1200 udp-many udp-ping udp-flood udp-paced udp-held", rows, " ")
     title["tput-1-up"] = "bulk, 1 conn, upload (Gbit/s)"
     title["tput-1-down"] = "bulk, 1 conn, download (Gbit/s)"
     title["tput-1-both"] = "bulk, 1 conn, both ways (Gbit/s)"
+    title["tput-1-both-trunc"] = "bulk, 1 conn, both ways, readers MSG_TRUNC (Gbit/s, sum)"
+    title["tput-8-both-trunc"] = "bulk, 8 conns, both ways, readers MSG_TRUNC (Gbit/s, sum)"
     title["tput-8-up"] = "bulk, 8 conns, upload (Gbit/s)"
     title["tput-8-down"] = "bulk, 8 conns, download (Gbit/s)"
     title["tput-8-both"] = "bulk, 8 conns, both ways (Gbit/s)"

@@ -30,6 +30,15 @@ std::uint64_t read_u64(const std::uint8_t* p) {
     return v;
 }
 
+/// The stream's first byte: who sends, and whether the server discards what it reads.
+std::uint8_t stream_flags(const run_options& o) {
+    int flags = o.dir == "up"     ? stream_upload
+                : o.dir == "down" ? stream_download
+                                  : stream_upload | stream_download;
+    if (o.truncate) flags |= stream_truncate;
+    return static_cast<std::uint8_t>(flags);
+}
+
 class throughput_run {
 public:
     throughput_run(const run_options& o, sink_server& sink)
@@ -38,9 +47,7 @@ public:
         , plan_(make_plan(o, sink.ports().stream))
         , conns_(static_cast<std::size_t>(std::max(o.conns, 1)))
         , buffer_(io_size)
-        , flags_(o.dir == "up"     ? stream_upload
-                 : o.dir == "down" ? stream_download
-                                   : stream_upload | stream_download) {}
+        , flags_(stream_flags(o)) {}
 
     int run();
 
@@ -101,7 +108,9 @@ void throughput_run::on_writable(stream_conn& c) {
 }
 
 void throughput_run::on_readable(stream_conn& c) {
-    const ssize_t n = ::recv(c.d.fd(), buffer_.data(), io_size, 0);
+    // The trailer, after our EOF, is read for real.
+    const int flags = o_.truncate && !c.shut ? MSG_TRUNC : 0;
+    const ssize_t n = ::recv(c.d.fd(), buffer_.data(), io_size, flags);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR) fail(c, std::strerror(errno));
         return;
@@ -220,6 +229,7 @@ int throughput_run::finish(const usage_sample& a, const usage_sample& b, std::ui
     result_line(o_, "throughput")
         .add("conns", std::to_string(conns_.size()))
         .add("dir", o_.dir)
+        .add("truncate", o_.truncate ? "1" : "0")
         .add("gbps", gb * 8 / secs)
         .add("bytes", std::to_string(bytes))
         .add_usage(a, b)

@@ -76,6 +76,10 @@ run ok=1 throughput --proxy "$proxy" --proxy-pid "$weir_pid" --conns 1 --dir bot
     --warmup 0.1
 run ok=1 throughput --proxy "$proxy" --proxy-pid "$weir_pid" --conns 2 --dir down --duration 0.2 \
     --warmup 0 --steps
+# Both ends reading with recv(MSG_TRUNC) (the *-trunc rows): the counts still match.
+run "truncate=1 gbps=" throughput --proxy "$proxy" --proxy-pid "$weir_pid" --conns 2 --dir both \
+    --duration 0.3 --warmup 0.1 --steps --truncate
+[[ $last_out == *" ok=1"* ]] || { echo "expected ok=1 in the result" >&2; exit 1; }
 run "completed=200 errors=0" cycles --proxy "$proxy" --proxy-pid "$weir_pid" --count 200 \
     --duration 30 --sources 8
 run "completed=50 errors=0" cycles --proxy "socks4://127.0.0.1:$port" --proxy-pid "$weir_pid" \
