@@ -7,7 +7,6 @@
 #include "cli/startup.hpp"
 #include "socks/server/server.hpp"
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -54,16 +53,13 @@ std::vector<auth::rule> check_rules(const options& opts) {
 
 // Without --users, where start-up would find or keep the generated credential.
 std::size_t check_generated(const options& opts) {
-    const auto& listeners = opts.config.listeners;
-    if (std::none_of(listeners.begin(), listeners.end(),
-                     [](const auto& l) { return l.auth == server::auth_mode::password; }))
-        return 0;
+    if (!needs_password(opts.config)) return 0;
     const auto dir = state_directory(::geteuid());
     if (!dir) {
         fmt::print("# users: a credential generated at every start (no state directory)\n");
         return 1;
     }
-    const auto file = *dir / "users.txt";
+    const auto file = kept_users_file(*dir);
     std::error_code ec;
     if (!std::filesystem::exists(std::filesystem::symlink_status(file, ec))) {
         fmt::print("# users: a credential generated at the first start, kept in {}\n",

@@ -73,6 +73,10 @@ std::error_code make_directory(const fs::path& dir,
 
 } // namespace
 
+fs::path kept_users_file(const fs::path& dir) {
+    return dir / kept_name;
+}
+
 std::optional<fs::path> state_directory(uid_t euid) {
     if (const char* dirs = std::getenv("STATE_DIRECTORY"); dirs != nullptr && dirs[0] == '/') {
         const std::string_view list(dirs);
@@ -87,7 +91,7 @@ std::optional<fs::path> state_directory(uid_t euid) {
 generated_credential::generated_credential(std::optional<fs::path> dir)
     : dir_(std::move(dir)) {
     if (dir_) {
-        const auto path = *dir_ / kept_name;
+        const auto path = kept_users_file(*dir_);
         std::error_code ec;
         if (fs::exists(fs::symlink_status(path, ec))) {
             users_ = std::make_shared<const auth::user_db>(auth::user_db::load(path));
@@ -112,7 +116,7 @@ generated_credential::keep(std::optional<std::pair<uid_t, gid_t>> owner) {
         return fmt::format("cannot keep it in {}: {}: {}", dir_->string(), what, ec.message());
     };
     if (const auto ec = make_directory(*dir_, owner)) return failed("making the directory", ec);
-    const auto path = *dir_ / kept_name;
+    const auto path = kept_users_file(*dir_);
     auto temp = (*dir_ / ".users.txt.XXXXXX").string();
     const int fd = ::mkstemp(temp.data()); // mode 0600
     if (fd < 0) return failed("creating a file", {errno, std::generic_category()});

@@ -16,6 +16,9 @@ namespace weir::cli {
 /// when none can be named (no HOME). `euid` is the effective user id to decide by.
 std::optional<std::filesystem::path> state_directory(uid_t euid);
 
+/// The users file the generated credential is kept in, under `dir`.
+std::filesystem::path kept_users_file(const std::filesystem::path& dir);
+
 /// The credential of the password listeners when no --users file is given:
 /// one user `weir` with a random password, made once and kept in a users file
 /// under the state directory (mode 0600), so that it stays the same from one

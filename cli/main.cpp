@@ -14,7 +14,6 @@
 #include "socks/server/metrics_endpoint.hpp"
 #include "socks/server/server.hpp"
 
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -76,11 +75,6 @@ void reload(const cli::options& opts, auth::verifier* verifier, server::server& 
     }
 }
 
-bool needs_password(const server::config& cfg) {
-    return std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
-                       [](const auto& l) { return l.auth == server::auth_mode::password; });
-}
-
 // Keeps a new generated credential under the state directory (owned by the
 // --run-as user), which from then on is the users file: SIGHUP and file
 // changes reload it like one given with --users.
@@ -100,7 +94,7 @@ int serve(cli::options& opts) {
     std::shared_ptr<auth::verifier> verifier;
     // With no users file, the password listeners get a generated credential.
     std::optional<cli::generated_credential> generated;
-    if (opts.users_file || needs_password(opts.config)) {
+    if (opts.users_file || cli::needs_password(opts.config)) {
         if (!opts.users_file) generated.emplace(cli::state_directory(::geteuid()));
         auto users = generated ? generated->users() : load_users(*opts.users_file);
         verifier = std::make_shared<auth::verifier>(std::move(users), auth::verifier::options{});

@@ -3,6 +3,8 @@
 #include "log/log.hpp"
 #include "socks/server/access.hpp"
 
+#include <algorithm>
+
 namespace weir::cli {
 
 std::vector<auth::rule> checked_rules(const options& opts) {
@@ -16,6 +18,11 @@ std::shared_ptr<const auth::user_db> load_users(const std::filesystem::path& pat
     auto users = std::make_shared<const auth::user_db>(auth::user_db::load(path));
     if (const auto warning = auth::permission_warning(path)) log::warn("{}", *warning);
     return users;
+}
+
+bool needs_password(const server::config& cfg) {
+    return std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
+                       [](const auto& l) { return l.auth == server::auth_mode::password; });
 }
 
 } // namespace weir::cli
