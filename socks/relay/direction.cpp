@@ -17,8 +17,6 @@ constexpr int send_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
 constexpr std::size_t default_buffer_size = 64 * 1024;
 /// A splice into the pipe shorter than this counts as the source running dry.
 constexpr std::size_t full_pipe_read = 64 * 1024;
-/// Bytes one pump() reads at most before it lets the thread's other relays run.
-constexpr std::size_t bytes_per_turn = 64 * 1024;
 
 /// Asio's own system category, so that errors compare equal to asio::error values.
 std::error_code system_error(int value) {
@@ -51,10 +49,11 @@ void direction::received(std::size_t n) noexcept {
     }
 }
 
-direction::next direction::pump(std::error_code& error) {
+direction::next direction::pump(std::error_code& error, std::size_t turn_bytes) {
     std::size_t turn = 0;
     for (;;) {
-        if (const auto then = held_ > 0 ? deliver(error) : refill(error, turn)) return *then;
+        if (const auto then = held_ > 0 ? deliver(error) : refill(error, turn, turn_bytes))
+            return *then;
     }
 }
 
@@ -80,7 +79,8 @@ std::optional<direction::next> direction::deliver(std::error_code& error) {
 }
 
 /// With nothing held: passes EOF on, or reads more, or says to wait.
-std::optional<direction::next> direction::refill(std::error_code& error, std::size_t& turn) {
+std::optional<direction::next> direction::refill(std::error_code& error, std::size_t& turn,
+                                                 std::size_t turn_bytes) {
     if (eof_) {
         release();
         // The peer may be gone already: nothing left to tell it.
@@ -95,7 +95,7 @@ std::optional<direction::next> direction::refill(std::error_code& error, std::si
         release();
         return next::readable;
     }
-    if (turn >= bytes_per_turn) return next::more; // keeps the carrier: it is busy
+    if (turn >= turn_bytes) return next::more; // keeps the carrier: it is busy
     if (!choose_carrier()) {
         error = asio::error::no_memory;
         release();

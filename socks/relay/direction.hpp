@@ -35,9 +35,10 @@ public:
     ~direction() { release(); }
 
     /// Moves bytes until the source would block with nothing held (readable),
-    /// the destination would block (writable), its turn is over (more), or the
-    /// end: EOF passed on as shutdown(SHUT_WR), or an error, stored in `error`.
-    next pump(std::error_code& error);
+    /// the destination would block (writable), its turn is over (more: it
+    /// has read `turn_bytes` or more), or the end: EOF passed on as
+    /// shutdown(SHUT_WR), or an error, stored in `error`.
+    next pump(std::error_code& error, std::size_t turn_bytes);
     /// Gives the pipe or buffer back; a pipe that still holds bytes is closed.
     void release() noexcept;
 
@@ -59,7 +60,7 @@ public:
 
 private:
     std::optional<next> deliver(std::error_code& error);
-    std::optional<next> refill(std::error_code& error, std::size_t& turn);
+    std::optional<next> refill(std::error_code& error, std::size_t& turn, std::size_t turn_bytes);
     bool choose_carrier();
     ssize_t fill();
     ssize_t drain();

@@ -19,6 +19,7 @@ void relay_service::add(relay_engine& r) noexcept {
 }
 
 void relay_service::remove(relay_engine& r) noexcept {
+    turns_.forget(&r);
     (r.prev_ != nullptr ? r.prev_->next_ : first_) = r.next_;
     if (r.next_ != nullptr) r.next_->prev_ = r.prev_;
     r.prev_ = r.next_ = nullptr;

@@ -13,8 +13,10 @@
 #include <memory>
 #include <optional>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <system_error>
+#include <thread>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -31,6 +33,9 @@ using namespace weir::relay::test;
 namespace {
 
 using detail::direction;
+
+/// A turn of one 64 KiB read, what a relay gets while others share its thread.
+constexpr std::size_t one_read = 64 * 1024;
 
 relay_options options_for(relay_impl impl,
                           std::size_t splice_probe = relay_options{}.splice_probe) {
@@ -395,6 +400,16 @@ struct direction_rig {
         return chunk;
     }
     void client_ends() { ::shutdown(from.near, SHUT_WR); }
+    /// Waits until the direction's source has `size` bytes queued to read.
+    void wait_queued(std::size_t size) {
+        int queued = 0;
+        for (int tries = 0; tries < 1000; ++tries) {
+            REQUIRE(::ioctl(from.far, FIONREAD, &queued) == 0);
+            if (static_cast<std::size_t>(queued) >= size) return;
+            std::this_thread::sleep_for(10ms);
+        }
+        FAIL("the source has " << queued << " bytes queued, not " << size);
+    }
     bytes target_reads(std::size_t size, bool then_eof = false);
     /// What the relay's wait does with the inbox: one read of the source into it.
     void wait_into_inbox() {
@@ -405,9 +420,9 @@ struct direction_rig {
     }
     /// Pumps until the direction waits for its source (its turns may end first).
     direction::next pump_until_waiting() {
-        auto next = d.pump(error);
+        auto next = d.pump(error, one_read);
         while (next == direction::next::more)
-            next = d.pump(error);
+            next = d.pump(error, one_read);
         return next;
     }
     /// The client sends `size` bytes; the direction, woken for readiness only,
@@ -423,7 +438,7 @@ struct direction_rig {
         const bytes chunk = client_sends(size, 31);
         REQUIRE(d.reads_while_waiting());
         wait_into_inbox();
-        CHECK(d.pump(error) == direction::next::readable);
+        CHECK(d.pump(error, one_read) == direction::next::readable);
         CHECK(target_reads(size) == chunk);
     }
     void relay_burst(std::size_t size);
@@ -505,6 +520,28 @@ TEST_CASE("after a burst that outgrew the probe the next splices at once; after 
     CHECK(rig.d.delivered() == 80 * 1024 + 200);
 }
 
+TEST_CASE("a turn ends once it has read the bytes it was given; the next goes on where it stopped",
+          "[relay][pool][turn]") {
+    constexpr std::size_t read_size = 8 * 1024;
+    relay_options options = options_for(relay_impl::copy);
+    options.buffer_size = read_size;
+    direction_rig rig(options, false);
+    // Four reads' worth and a little more, all in the source's queue before the first read.
+    const bytes chunk = rig.client_sends(4 * read_size + 1000, 41);
+    rig.wait_queued(chunk.size());
+
+    CHECK(rig.d.pump(rig.error, read_size) == direction::next::more);
+    CHECK(rig.d.delivered() == read_size);
+    // A turn ends after the read that reaches its size.
+    CHECK(rig.d.pump(rig.error, read_size + 1) == direction::next::more);
+    CHECK(rig.d.delivered() == 3 * read_size);
+    // A turn long enough for the rest ends when the source would block.
+    CHECK(rig.d.pump(rig.error, 16 * read_size) == direction::next::readable);
+    CHECK(rig.d.delivered() == chunk.size());
+    CHECK(same_bytes(rig.target_reads(chunk.size()), chunk));
+    CHECK_FALSE(rig.error);
+}
+
 TEST_CASE("the wait's inbox carries a small exchange alone and leads a larger one, in order",
           "[relay][pool][inbox]") {
     const auto splice = GENERATE(true, false);
@@ -538,7 +575,7 @@ TEST_CASE("the wait's inbox carries a small exchange alone and leads a larger on
     SECTION("an empty read is the end") {
         rig.client_ends();
         rig.wait_into_inbox();
-        CHECK(rig.d.pump(rig.error) == direction::next::done);
+        CHECK(rig.d.pump(rig.error, one_read) == direction::next::done);
         CHECK(rig.target_reads(0, true).empty());
     }
     CHECK_FALSE(rig.error);
