@@ -332,7 +332,7 @@ TEST_CASE("The largest legal head parses, one byte more does not", "[http][limit
 
     // One more byte in the last value: the head ends one byte past the limit.
     auto over = head;
-    over.insert(over.size() - 4, "v");
+    over.insert(over.end() - 4, 'v');
     CHECK(drive(defaults, {ascii(over)}) == std::vector<std::string>{"error 431 head too large"});
     CHECK(drive(defaults, one_byte_each(ascii(over))) ==
           std::vector<std::string>{"error 431 head too large"});
